@@ -1,0 +1,1 @@
+"""Real-time fan-out: ingest workers and WebSocket gateways (issue: fan-out)."""

@@ -1,0 +1,1 @@
+"""Stateless Starlette REST API over the TimescaleDB aggregates (issue: sink + REST)."""

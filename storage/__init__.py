@@ -1,0 +1,1 @@
+"""TimescaleDB: migrations and the exactly-once sink (issue: sink + REST)."""

@@ -1,1 +1,1 @@
-"""The local stack: install, start and stop PostgreSQL+TimescaleDB, Redis, the broker and the services."""
+"""The local stack: install, start and stop the databases, the broker and the services."""

@@ -1,0 +1,22 @@
+# The two commands a user needs: `make up` runs the whole platform, `make test` tests it.
+# Both install what is missing first (stack/bootstrap.sh; cheap when all is there).
+PY := .venv/bin/python
+
+.PHONY: up down test lint bootstrap bench
+
+up: bootstrap
+	@$(PY) -m stack up
+
+down:
+	@if [ -x $(PY) ]; then $(PY) -m stack down; fi
+
+test: bootstrap
+	@$(PY) -m ruff check .
+	@$(PY) -m ruff format --check .
+	@$(PY) -m pytest -q
+
+lint: bootstrap
+	@$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+bootstrap:
+	@bash stack/bootstrap.sh

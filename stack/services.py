@@ -1,0 +1,29 @@
+"""The platform's own processes that `make up` runs, in start order."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from stack.settings import StackSettings
+
+
+@dataclass(frozen=True)
+class Service:
+    """One platform process: how to start it and what address to print for it."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    # A one-shot step (migrations) runs to completion before the next service starts.
+    oneshot: bool = False
+    url: str | None = None
+
+
+def platform_services(settings: StackSettings) -> list[Service]:
+    """Every service that exists so far; later issues add the sink, API and fan-out here."""
+    py = sys.executable
+    return [
+        Service("migrate", [py, "-m", "storage", "migrate"], oneshot=True),
+        Service("producer", [py, "-m", "producer"]),
+    ]

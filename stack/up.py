@@ -1,0 +1,216 @@
+"""`make up`: the whole platform on one machine, stopped cleanly by Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+from inplay_events import DEAD_LETTER_TOPIC, TOPICS
+from stack import broker, feed_status, postgres, redis_server
+from stack.console import Console
+from stack.errors import StackError
+from stack.processes import Child, spawn, stop_recorded
+from stack.services import Service, platform_services
+from stack.settings import ROOT, StackSettings
+
+
+def owner_pid_file(settings: StackSettings) -> Path:
+    """Pid file of the `make up` that owns the running stack."""
+    return settings.data_dir / "stack.pid"
+
+
+def running_owner(settings: StackSettings) -> int | None:
+    """The pid of a `make up` still running for this data folder, if any."""
+    try:
+        pid = int(owner_pid_file(settings).read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid if pid != os.getpid() else None
+
+
+def check_ports_free(settings: StackSettings) -> None:
+    """Fail early, naming the variable to change, when a port of the stack is taken."""
+    for var, port in (
+        ("INPLAY_PG_PORT", settings.pg_port),
+        ("INPLAY_REDIS_PORT", settings.redis_port),
+        ("INPLAY_KAFKA_PORT", settings.kafka_port),
+    ):
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((settings.host, port))
+            except OSError:
+                raise StackError(
+                    f"port {port} on {settings.host} is in use; set {var} to a free port"
+                ) from None
+
+
+class Stack:
+    """The running processes, stopped in reverse order of start."""
+
+    def __init__(self, settings: StackSettings, console: Console) -> None:
+        self.settings = settings
+        self.console = console
+        self.children: list[Child] = []
+        self.infra: set[str] = set()
+
+    async def start_infra(self) -> None:
+        """PostgreSQL, Redis and the broker, each waited for until it answers."""
+        s, say = self.settings, self.console.say
+        if postgres.init_cluster(s):
+            say(f"PostgreSQL: created a new cluster in {s.pg_data_dir}")
+        say(f"PostgreSQL 15 + TimescaleDB: starting on {s.host}:{s.pg_port}")
+        pg = self._track(postgres.start(s), infra=True)
+        await self.console.wait("PostgreSQL", postgres.wait_ready(s, pg), deadline=60)
+        say(f"Redis: starting on {s.host}:{s.redis_port}")
+        rd = self._track(redis_server.start(s), infra=True)
+        await self.console.wait("Redis", redis_server.wait_ready(s, rd), deadline=20)
+        say(f"Kafka-protocol broker (Tansu): starting on {s.kafka_bootstrap}")
+        bk = self._track(broker.start(s), infra=True)
+        await self.console.wait(
+            f"broker and topics ({', '.join([*TOPICS, DEAD_LETTER_TOPIC])})",
+            broker.wait_ready_and_create_topics(s, bk),
+            deadline=30,
+        )
+
+    async def start_services(self, services: list[Service]) -> None:
+        """The platform's own processes, one-shot steps run to completion first."""
+        env = self.settings.service_env()
+        for service in services:
+            self.console.say(f"{service.name}: starting ({' '.join(service.argv[1:])})")
+            child = self._track(
+                spawn(
+                    service.name,
+                    service.argv,
+                    run_dir=self.settings.run_dir,
+                    log_dir=self.settings.log_dir,
+                    env={**env, **service.env},
+                    cwd=ROOT,
+                )
+            )
+            if service.oneshot:
+                code = await asyncio.to_thread(child.popen.wait)
+                if code != 0:
+                    raise StackError(f"{service.name} failed (exit {code}):\n{child.log_tail()}")
+                self.children.remove(child)
+                child.pid_file.unlink(missing_ok=True)
+                self.console.say(f"{service.name}: done")
+
+    def _track(self, child: Child, infra: bool = False) -> Child:
+        self.children.append(child)
+        if infra:
+            self.infra.add(child.name)
+        return child
+
+    async def watch(self, stop: asyncio.Event) -> str | None:
+        """Until ``stop`` is set: report services that exit; return why if infra dies."""
+        reported: set[str] = set()
+        while not stop.is_set():
+            for child in self.children:
+                if child.alive() or child.name in reported:
+                    continue
+                reported.add(child.name)
+                code = child.popen.returncode
+                if child.name in self.infra:
+                    return f"{child.name} exited (code {code}):\n{child.log_tail()}"
+                self.console.say(f"{child.name} exited (code {code}); last log lines:")
+                print(child.log_tail(), flush=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+        return None
+
+    def stop_all(self) -> None:
+        """Stop every child, newest first, so producers flush before the broker goes."""
+        for child in reversed(self.children):
+            code = child.stop()
+            self.console.say(f"stopped {child.name} (exit {code})")
+        self.children.clear()
+
+
+def addresses(settings: StackSettings, services: list[Service]) -> list[str]:
+    """The lines that tell a user where every part of the platform is."""
+    rows = [
+        ("PostgreSQL+TimescaleDB", f"{settings.pg_dsn}   (data: {settings.pg_data_dir})"),
+        ("Redis", settings.redis_url),
+        ("Kafka broker (Tansu)", f"{settings.kafka_bootstrap}   (topics kept in memory)"),
+    ]
+    rows += [(service.name, service.url) for service in services if service.url]
+    rows.append(("logs", f"{settings.log_dir}/<process>.log"))
+    width = max(len(name) for name, _ in rows)
+    return [f"  {name:<{width}}  {value}" for name, value in rows]
+
+
+async def run(settings: StackSettings) -> int:
+    """Start everything, print the addresses and a feed status line, stop on Ctrl-C."""
+    console = Console()
+    owner = running_owner(settings)
+    if owner is not None:
+        raise StackError(f"a stack is already running (make up, pid {owner}); `make down` stops it")
+    leftovers = stop_recorded(settings.run_dir)
+    if leftovers:
+        console.say(f"stopped processes left behind by an earlier run: {', '.join(leftovers)}")
+    check_ports_free(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    owner_pid_file(settings).write_text(str(os.getpid()))
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    stack = Stack(settings, console)
+    services = platform_services(settings)
+    status: asyncio.Task[None] | None = None
+    try:
+        await stack.start_infra()
+        await stack.start_services(services)
+        console.say("inplay is up:")
+        print("\n".join(addresses(settings, services)), flush=True)
+        print("Ctrl-C stops everything.\n", flush=True)
+        status = asyncio.create_task(feed_status.report(settings.kafka_bootstrap, console.say))
+        failure = await stack.watch(stop)
+        if failure:
+            raise StackError(failure)
+        console.say("stopping…")
+        return 0
+    finally:
+        if status is not None:
+            status.cancel()
+            await asyncio.gather(status, return_exceptions=True)
+        stack.stop_all()
+        owner_pid_file(settings).unlink(missing_ok=True)
+
+
+def down(settings: StackSettings) -> list[str]:
+    """Stop a stack left behind: its `make up` if still running, then any recorded process."""
+    stopped: list[str] = []
+    owner = running_owner(settings)
+    if owner is not None:
+        os.kill(owner, signal.SIGTERM)
+        for _ in range(300):
+            if running_owner(settings) is None:
+                break
+            time.sleep(0.1)
+        stopped.append(f"make up (pid {owner})")
+    stopped += stop_recorded(settings.run_dir)
+    owner_pid_file(settings).unlink(missing_ok=True)
+    return stopped
+
+
+def main_up(settings: StackSettings) -> int:
+    """Entry point of `python -m stack up`."""
+    # The status reader's reconnect chatter would interleave with the progress lines.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    try:
+        return asyncio.run(run(settings))
+    except StackError as exc:
+        print(f"make up: {exc}", file=sys.stderr, flush=True)
+        return 1

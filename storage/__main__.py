@@ -1,0 +1,26 @@
+"""``python -m storage migrate``: apply the database migrations."""
+
+from __future__ import annotations
+
+import argparse
+
+from inplay_events.runtime import configure_logging, load_settings, log_settings
+from storage.migrate import migrate
+from storage.settings import StorageSettings
+
+
+def main() -> None:
+    """Parse the sub-command and run it."""
+    parser = argparse.ArgumentParser(prog="python -m storage", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply pending SQL migrations (a no-op when none are pending)")
+    args = parser.parse_args()
+    settings = load_settings(StorageSettings)
+    log = configure_logging("storage", settings.log_level)
+    log_settings(log, settings)
+    if args.command == "migrate":
+        migrate(settings.database_url, log=log)
+
+
+if __name__ == "__main__":
+    main()

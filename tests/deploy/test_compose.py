@@ -6,12 +6,15 @@ interpolates it (`config` needs no daemon); the rest are the project's own rules
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
 import pytest
 import yaml
+from pydantic_settings import BaseSettings
 
+from inplay_events.runtime import env_name
 from inplay_events.topics import DEAD_LETTER_TOPIC, TOPICS
 
 from .deployfiles import (
@@ -253,21 +256,39 @@ def test_producer_settings(resolved: dict, raw: dict) -> None:
     assert deps["kafka-init"]["condition"] == "service_completed_successfully"
 
 
-def test_producer_accepts_its_compose_settings(
+def settings_classes(package: str) -> list[type[BaseSettings]]:
+    """The settings classes that `<package>/settings.py` defines."""
+    module = importlib.import_module(f"{package}.settings")
+    return [
+        obj
+        for obj in vars(module).values()
+        if isinstance(obj, type)
+        and issubclass(obj, BaseSettings)
+        and obj is not BaseSettings
+        and obj.__module__ == module.__name__
+    ]
+
+
+def test_services_accept_their_compose_settings(
     resolved: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The producer's own settings class reads the compose environment without error."""
-    settings_module = pytest.importorskip("producer.settings")
-    env = {k: str(v) for k, v in resolved["services"]["producer"]["environment"].items()}
-    fields = {name.upper() for name in settings_module.Settings.model_fields}
-    assert set(env) <= fields, f"variables the producer does not read: {set(env) - fields}"
-    for name in fields:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    settings = settings_module.Settings()
-    assert settings.kafka_bootstrap_servers == "kafka:9092"
-    assert settings.kafka_idempotence is True
+    """Each service's own settings class reads its compose environment without error."""
+    for name, service in python_services(resolved).items():
+        package = python_module_of(service["command"]).split(".")[0]
+        if not (ROOT / package / "settings.py").is_file():
+            continue
+        env = {k: str(v) for k, v in (service.get("environment") or {}).items()}
+        classes = settings_classes(package)
+        assert classes, f"{package}/settings.py defines no settings class"
+        fields = {env_name(cls, f) for cls in classes for f in cls.model_fields}
+        assert set(env) <= fields, f"{name}: variables it does not read: {set(env) - fields}"
+        with monkeypatch.context() as patch:
+            for var in fields:
+                patch.delenv(var, raising=False)
+            for var, value in env.items():
+                patch.setenv(var, value)
+            for cls in classes:
+                cls()  # raises on a value the service would reject at start-up
 
 
 def test_sim_knobs_can_be_overridden(cli: str) -> None:

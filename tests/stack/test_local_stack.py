@@ -1,0 +1,179 @@
+"""`make up` as a user runs it: everything starts, the feed flows, and nothing outlives it."""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from stack.settings import ROOT
+
+PORTS = {"INPLAY_PG_PORT": 45432, "INPLAY_REDIS_PORT": 46379, "INPLAY_KAFKA_PORT": 49092}
+
+
+def stack_env(tmp_name: str) -> dict[str, str]:
+    env = {**os.environ, **{k: str(v) for k, v in PORTS.items()}}
+    env["INPLAY_DATA_DIR"] = str(ROOT / ".local" / tmp_name)
+    env["SIM_EVENTS_PER_SEC"] = "300"
+    return env
+
+
+def descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    living = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            living.add(pid)
+    return living
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Up:
+    """A `python -m stack up` process whose output is read line by line."""
+
+    def __init__(self, data_name: str) -> None:
+        self.env = stack_env(data_name)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "stack", "up"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 0.5)
+            if not ready:
+                continue
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.lines.append(line)
+            if match := re.search(pattern, line):
+                return match
+        pytest.fail(f"no line matching {pattern!r} within {timeout}s:\n{''.join(self.lines)}")
+
+    def finish(self, timeout: float = 60) -> int:
+        out, _ = self.proc.communicate(timeout=timeout)
+        self.lines.append(out)
+        return self.proc.returncode
+
+
+@pytest.fixture
+def start_up() -> Iterator[Callable[[], Up]]:
+    """Starts `python -m stack up` processes; kills any a failed test left running."""
+    started: list[Up] = []
+
+    def start() -> Up:
+        started.append(Up("test-up"))
+        return started[-1]
+
+    yield start
+    for up in started:
+        if up.proc.poll() is None:
+            up.proc.kill()  # its children follow it (parent-death signal)
+            up.proc.wait()
+
+
+def assert_all_gone(pids: set[int]) -> None:
+    deadline = time.monotonic() + 15
+    while alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive(pids), f"processes left behind: {alive(pids)}"
+    for var, port in PORTS.items():
+        assert not port_in_use(port), f"{var} port {port} still answers"
+
+
+def test_up_starts_everything_feed_flows_and_ctrl_c_stops_all_twice(start_up) -> None:
+    for _ in range(2):  # a second `make up` right after the first must work too
+        up = start_up()
+        up.wait_for(r"Ctrl-C stops everything", timeout=120)
+        for var, port in PORTS.items():
+            assert port_in_use(port), f"{var} port {port} not listening"
+        output = "".join(up.lines)
+        assert f"postgresql://postgres@127.0.0.1:{PORTS['INPLAY_PG_PORT']}/inplay" in output
+        # The status line counts what the simulator really wrote to the broker.
+        match = up.wait_for(r"feed .*odds ([\d.,]+)/s.*\(total ([\d,]+)\)", timeout=30)
+        while int(match.group(2).replace(",", "")) == 0:
+            match = up.wait_for(r"feed .*odds ([\d.,]+)/s.*\(total ([\d,]+)\)", timeout=30)
+        assert float(match.group(1).replace(",", "")) > 0
+        tree = descendants(up.proc.pid)
+        assert len(tree) >= 4  # postgres, redis, broker, producer at least
+        up.proc.send_signal(signal.SIGINT)
+        assert up.finish() == 0, "".join(up.lines)
+        assert "stopped postgres" in "".join(up.lines)
+        assert_all_gone(tree)
+
+
+def test_children_die_with_a_killed_up_and_down_cleans_up(start_up) -> None:
+    up = start_up()
+    up.wait_for(r"Ctrl-C stops everything", timeout=120)
+    tree = descendants(up.proc.pid)
+    up.proc.kill()
+    up.finish()
+    assert_all_gone(tree)
+    down = subprocess.run(
+        [sys.executable, "-m", "stack", "down"],
+        cwd=ROOT,
+        env=up.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert down.returncode == 0
+    # A new `make up` after a crash starts cleanly.
+    again = start_up()
+    again.wait_for(r"Ctrl-C stops everything", timeout=120)
+    tree = descendants(again.proc.pid)
+    subprocess.run([sys.executable, "-m", "stack", "down"], cwd=ROOT, env=again.env, check=True)
+    assert again.finish() == 0
+    assert_all_gone(tree)
+
+
+def test_taken_port_is_reported_with_its_variable(start_up) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", PORTS["INPLAY_REDIS_PORT"]))
+        sock.listen()
+        up = start_up()
+        code = up.finish()
+    assert code == 1
+    assert "INPLAY_REDIS_PORT" in "".join(up.lines)

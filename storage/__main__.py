@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+import psycopg
+
 from inplay_events.runtime import configure_logging, load_settings, log_settings
 from storage.migrate import migrate
 from storage.settings import StorageSettings
@@ -19,7 +21,11 @@ def main() -> None:
     log = configure_logging("storage", settings.log_level)
     log_settings(log, settings)
     if args.command == "migrate":
-        migrate(settings.database_url, log=log)
+        try:
+            migrate(settings.database_url, log=log)
+        except psycopg.OperationalError as exc:
+            log.error("database unreachable", extra={"error": str(exc).strip()})
+            raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import asyncio
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -33,7 +34,7 @@ class TestStack:
 def _test_settings() -> StackSettings:
     env = os.environ.get
     return StackSettings(
-        data_dir=ROOT / ".local" / "test",
+        data_dir=Path(env("INPLAY_TEST_DATA_DIR", str(ROOT / ".local" / "test"))),
         pg_port=int(env("INPLAY_TEST_PG_PORT", "25432")),
         redis_port=int(env("INPLAY_TEST_REDIS_PORT", "26379")),
         kafka_port=int(env("INPLAY_TEST_KAFKA_PORT", "29092")),

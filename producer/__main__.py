@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import sys
-import time
 from collections.abc import Sequence
 
 from inplay_events.runtime import configure_logging, load_settings, log_settings
@@ -25,8 +24,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "no seed given, picked one; set SIM_SEED to repeat this run",
             extra={"seed": resolved["sim_seed"]},
         )
-    if settings.sim_start_ms is None:
-        resolved["sim_start_ms"] = int(time.time() * 1000)
     settings = settings.model_copy(update=resolved)
     log_settings(log, settings)
     return asyncio.run(run(settings, log))

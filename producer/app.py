@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from aiokafka.errors import KafkaError
 
 from inplay_events import encode, topic_for
 from producer.kafka_sink import KafkaSink
@@ -32,14 +35,14 @@ class Outgoing:
     ts: int
 
 
-def simulated(settings: Settings, id_nonce: str | None = None) -> Iterator[Outgoing]:
-    """The simulator's events as Kafka records; seed and start must be resolved already."""
-    assert settings.sim_seed is not None and settings.sim_start_ms is not None
+def simulated(settings: Settings, start_ms: int, id_nonce: str | None = None) -> Iterator[Outgoing]:
+    """The simulator's events as Kafka records; the seed must be resolved already."""
+    assert settings.sim_seed is not None
     sim = Simulator(
         SimConfig(
             seed=settings.sim_seed,
             run_id=settings.sim_run_id,
-            start_ms=settings.sim_start_ms,
+            start_ms=start_ms,
             games=settings.sim_games,
             events_per_sec=settings.sim_events_per_sec,
             speedup=settings.sim_speedup,
@@ -100,10 +103,31 @@ async def run(settings: Settings, log: logging.Logger) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     _install_signal_handlers(stop, log)
-    replay = Replay(settings.sim_replay, log) if settings.sim_replay else None
-    source = iter(replay) if replay else simulated(settings)
     sink = KafkaSink(settings.kafka_bootstrap_servers, settings.kafka_idempotence, log)
-    await sink.start()
+    try:
+        if not await sink.start(stop):
+            return 0
+    except KafkaError as exc:
+        log.error(
+            "cannot reach kafka",
+            extra={"bootstrap": settings.kafka_bootstrap_servers, "error": str(exc)},
+        )
+        return 1
+    replay = Replay(settings.sim_replay, log) if settings.sim_replay else None
+    if replay:
+        source = iter(replay)
+        log.info("replaying", extra={"file": str(replay.path)})
+    else:
+        # "Now" is taken once Kafka answers, so paced event times track the wall clock
+        # even when the broker took a while to come up.
+        start_ms = settings.sim_start_ms
+        if start_ms is None:
+            start_ms = int(time.time() * 1000)
+        source = simulated(settings, start_ms)
+        log.info(
+            "simulating",
+            extra={"seed": settings.sim_seed, "run_id": settings.sim_run_id, "start_ms": start_ms},
+        )
     recorder = Recorder(settings.sim_record) if settings.sim_record else None
     pacer = Pacer() if settings.sim_pace else None
     rule = StopRule(settings.sim_limit, settings.sim_duration_s, settings.sim_pace)

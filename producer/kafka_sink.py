@@ -32,19 +32,25 @@ class KafkaSink:
         self.delivered = 0
         self.failed = 0
 
-    async def start(self) -> None:
-        """Connect, retrying while the broker is still coming up."""
+    async def start(self, stop: asyncio.Event) -> bool:
+        """Connect, retrying while the broker is still coming up; False if ``stop`` came first."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + CONNECT_TIMEOUT_S
         while True:
             try:
                 await self._producer.start()
-                return
+                return True
             except KafkaConnectionError as exc:
                 if loop.time() > deadline:
+                    await self._producer.stop()
                     raise
                 self._log.warning("kafka not reachable yet, retrying", extra={"error": str(exc)})
-                await asyncio.sleep(1.0)
+            try:
+                await asyncio.wait_for(stop.wait(), 1.0)
+                await self._producer.stop()
+                return False
+            except TimeoutError:
+                pass
 
     async def send(self, topic: str, key: bytes, value: bytes) -> None:
         """Queue one record; returns once it is in a batch (waits only when buffers are full)."""

@@ -218,3 +218,16 @@ def test_speedup_scales_the_game_clock():
         return sum(1 for e in evs if isinstance(e, GameEvent) and e.kind == "settled")
 
     assert settled(fast) > settled(slow)
+
+
+def test_a_called_off_game_voids_its_markets():
+    events = simulate(until_ms=3_600_000, seed=4, events_per_sec=5)
+    cancelled = [e for e in events if isinstance(e, GameEvent) and e.kind == "cancelled"]
+    assert cancelled
+    for c in cancelled:
+        evs = [e for e in events if e.game_id == c.game_id]
+        assert [e.kind for e in evs if isinstance(e, GameEvent)] == ["scheduled", "cancelled"]
+        assert c.status == "cancelled" and set(c.results.values()) == {None}
+        after = evs[evs.index(c) + 1 :]
+        assert sorted(o.market_id for o in after) == sorted(c.results)
+        assert all(isinstance(o, OddsEvent) and o.status == "settled" for o in after)

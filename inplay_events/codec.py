@@ -12,13 +12,17 @@ from inplay_events.schema import MODEL_BY_TYPE, PROTOCOL_VERSION, Event
 
 
 def encode(event: Event) -> bytes:
-    """The event as compact JSON bytes, fields that are None left out."""
-    return orjson.dumps(event.model_dump(mode="json", exclude_none=True))
+    """The event as compact JSON bytes (see ``to_dict``)."""
+    return orjson.dumps(to_dict(event))
 
 
 def to_dict(event: Event) -> dict[str, Any]:
-    """The event as the plain dict that ``encode`` writes."""
-    return event.model_dump(mode="json", exclude_none=True)
+    """The event as a plain dict: optional fields that are None left out, but ``line``,
+    which the contract spells out as null for match_winner markets."""
+    out = event.model_dump(mode="json", exclude_none=True)
+    if event.type == "odds":
+        out.setdefault("line", None)
+    return out
 
 
 def decode(raw: bytes | str | dict[str, Any]) -> Event:

@@ -64,6 +64,11 @@ def test_valid_events_round_trip(raw: dict[str, Any], model: type, topic: str) -
     assert topic_for(event.type) == topic
 
 
+def test_match_winner_line_is_written_as_null() -> None:
+    raw = odds(kind="match_winner", line=None, prices={"home": 2.1, "draw": 3.4, "away": 3.2})
+    assert orjson.loads(encode(decode(orjson.dumps(raw))))["line"] is None
+
+
 def test_alive_event_has_no_game() -> None:
     event = decode(b'{"v":1,"id":"a1","type":"alive","producer":"sim-1","ts":5}')
     assert isinstance(event, AliveEvent)

@@ -20,7 +20,8 @@ sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # --- apt packages -----------------------------------------------------------------------
 need_pkgs=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need_pkgs+=(postgresql-15)
-[ -x "$pg_config" ] || need_pkgs+=(postgresql-server-dev-15)
+# pg_config alone comes with the client; building an extension needs the server headers.
+[ -f /usr/include/postgresql/15/server/postgres.h ] || need_pkgs+=(postgresql-server-dev-15)
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v docker-compose >/dev/null || need_pkgs+=(docker-compose)
 command -v cmake >/dev/null || need_pkgs+=(cmake)

@@ -1,0 +1,1 @@
+"""SQL of each resource and the shaping of its rows into JSON-ready dicts."""

@@ -1,0 +1,109 @@
+"""``/v1/markets/{id}/…``: candles, bet volume and exposure of one market."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from rest_api import params
+from rest_api.caching import cached_json
+from rest_api.errors import BadParameter, DatabaseUnavailable, NotFound, RateLimited
+from rest_api.openapi import Operation, operation
+from rest_api.queries import markets
+
+_ERRORS = (BadParameter, NotFound, RateLimited, DatabaseUnavailable)
+_RANGE = (params.MARKET_ID, params.INTERVAL, params.FROM, params.TO)
+
+
+def _ranged(request: Request) -> tuple[str, params.Interval, datetime, datetime]:
+    query = request.query_params
+    market_id = params.identifier(request.path_params["market_id"], "market_id")
+    every = params.interval(query)
+    start, end = params.time_range(query, every, datetime.now(UTC))
+    return market_id, every, start, end
+
+
+@operation(
+    Operation(
+        summary="Price candles (open, high, low, close, ticks) per selection per bucket.",
+        tag="markets",
+        response="Candles",
+        params=_RANGE,
+        errors=_ERRORS,
+        cached=True,
+        description="Buckets whose start lies in [from, to); from is floored to a bucket "
+        "start. Selections without ticks in range are absent.",
+    )
+)
+async def get_candles(request: Request) -> Response:
+    """Candles of the market, or 404."""
+    market_id, every, start, end = _ranged(request)
+    series = await markets.candles(request.app.state.db, market_id, every.width, start, end)
+    if series is None:
+        raise NotFound(f"no market {market_id!r}")
+    payload = {
+        "market_id": market_id,
+        "interval": every.name,
+        "from": start,
+        "to": end,
+        "selections": series,
+    }
+    return cached_json(request, payload, request.app.state.settings.api_cache_max_age_s)
+
+
+@operation(
+    Operation(
+        summary="Bets, stake and payout per selection per bucket.",
+        tag="markets",
+        response="Volume",
+        params=_RANGE,
+        errors=_ERRORS,
+        cached=True,
+        description="Same range rules as candles. Stakes are integer minor units.",
+    )
+)
+async def get_volume(request: Request) -> Response:
+    """Bet volume of the market, or 404."""
+    market_id, every, start, end = _ranged(request)
+    series = await markets.volume(request.app.state.db, market_id, every.width, start, end)
+    if series is None:
+        raise NotFound(f"no market {market_id!r}")
+    payload = {
+        "market_id": market_id,
+        "interval": every.name,
+        "from": start,
+        "to": end,
+        "selections": series,
+    }
+    return cached_json(request, payload, request.app.state.settings.api_cache_max_age_s)
+
+
+@operation(
+    Operation(
+        summary="Per selection: stakes taken and the payout liability if it wins.",
+        tag="markets",
+        response="Exposure",
+        params=(params.MARKET_ID,),
+        errors=_ERRORS,
+        cached=True,
+        description="net = payout of that selection - total stakes of the market (what the "
+        "book loses if it wins). Every selection of the market's current prices is listed.",
+    )
+)
+async def get_exposure(request: Request) -> Response:
+    """Exposure of the market, or 404."""
+    market_id = params.identifier(request.path_params["market_id"], "market_id")
+    result = await markets.exposure(request.app.state.db, market_id)
+    if result is None:
+        raise NotFound(f"no market {market_id!r}")
+    return cached_json(request, {"market_id": market_id, **result}, max_age_s=1)
+
+
+routes = [
+    Route("/v1/markets/{market_id}/candles", get_candles, methods=["GET"], name="get_candles"),
+    Route("/v1/markets/{market_id}/volume", get_volume, methods=["GET"], name="get_volume"),
+    Route("/v1/markets/{market_id}/exposure", get_exposure, methods=["GET"], name="get_exposure"),
+]

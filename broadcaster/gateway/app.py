@@ -1,0 +1,105 @@
+"""The gateway process: wires broker, hub, flusher, server and metrics; runs until signalled."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from broadcaster.gateway import metrics
+from broadcaster.gateway.auth import Authenticator
+from broadcaster.gateway.broker import Broker
+from broadcaster.gateway.hub import Hub
+from broadcaster.gateway.server import Gateway
+from broadcaster.gateway.writer import Flusher, Marks, Stats
+from broadcaster.settings import GatewaySettings
+
+SWEEP_EVERY_S = 1.0
+
+
+def build(settings: GatewaySettings, log: logging.Logger) -> Gateway:
+    """A gateway with its hub, broker and flusher, not started."""
+    s = settings
+    stats = Stats()
+    flusher = Flusher(
+        s.gateway_coalesce_ms / 1000.0,
+        Marks(
+            soft=s.gateway_soft_buffer_bytes,
+            hard=s.gateway_hard_buffer_bytes,
+            slow_after_s=s.gateway_slow_close_after_ms / 1000.0,
+        ),
+        stats,
+        metrics.LATENCY.observe,
+    )
+    hub = Hub(log)
+    hub.broker = Broker(s.redis_url, hub.on_publication, hub.recover_all, log)
+    return Gateway(s, hub, flusher, Authenticator(s), log)
+
+
+def numbers(gw: Gateway) -> dict[str, float]:
+    """What /metrics shows, read from the live objects."""
+    st = gw.flusher.stats
+    hub = gw.hub
+    return {
+        "connections": len(gw.connections),
+        "subscriptions": sum(len(c.live) + len(c.pending) for c in list(hub.channels.values())),
+        "channels": len(hub.channels),
+        "messages_out": st.messages,
+        "bytes_out": st.bytes,
+        "frames_out": st.frames,
+        "conflations": st.conflated,
+        "slow_closes": st.slow_closes,
+        "publications_in": hub.publications,
+        "recoveries": hub.recoveries,
+        "connections_refused": st.refused,
+        "errors_sent": st.errors,
+    }
+
+
+async def _ticks(gw: Gateway) -> None:
+    loop = asyncio.get_running_loop()
+    beat = gw.settings.gateway_heartbeat_ms / 1000.0
+    next_beat = loop.time() + beat
+    while True:
+        await asyncio.sleep(min(SWEEP_EVERY_S, beat))
+        now = loop.time()
+        if now >= next_beat:
+            next_beat = now + beat
+            gw.tick()
+        assert gw.hub.broker is not None
+        gw.status = "live" if gw.hub.broker.healthy else "stale"
+        await gw.hub.sweep(now)
+
+
+async def run(settings: GatewaySettings, log: logging.Logger) -> int:
+    """Serve until SIGINT/SIGTERM; the exit code."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    gw = build(settings, log)
+    assert gw.hub.broker is not None
+    try:
+        await gw.hub.broker.start()
+    except Exception as exc:
+        log.error("cannot reach redis", extra={"url": settings.redis_url, "error": str(exc)})
+        return 1
+    port = await gw.start()
+    if settings.gateway_metrics_port:
+        metrics.serve(settings.gateway_host, settings.gateway_metrics_port, lambda: numbers(gw))
+    log.info(
+        "gateway listening",
+        extra={
+            "url": f"ws://{settings.gateway_host}:{port}{settings.gateway_path}",
+            "metrics": f"http://{settings.gateway_host}:{settings.gateway_metrics_port}/metrics",
+        },
+    )
+    ticker = asyncio.create_task(_ticks(gw))
+    try:
+        await stop.wait()
+    finally:
+        ticker.cancel()
+        await gw.stop()
+        await gw.hub.broker.stop()
+        log.info("stopped")
+    return 0

@@ -1,0 +1,324 @@
+"""Which connections are in which channel, and snapshot-then-deltas without gap or duplicate.
+
+A client subscription starts *pending*: publications that arrive while its sync read is in
+flight are buffered; the read (after the process's Redis subscription is confirmed) gives
+the seq S the snapshot or replay reflects; buffered and later publications with seq <= S
+are dropped, the rest delivered in order; once the client has caught up with the channel
+it becomes *live*, and live writers get each publication with no per-client checks.
+
+The hub also checks each channel's stream itself: a seq gap (pub/sub lost messages) or a
+new epoch (Redis lost the channel) makes it read back the history, or send every live
+client a fresh snapshot (``recovered: false``) when history cannot cover it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+
+from broadcaster import protocol, publication
+from broadcaster.channels import Kind, kind_of
+from broadcaster.errors import Unavailable
+from broadcaster.gateway.broker import Broker, SyncResult
+from broadcaster.gateway.writer import Message, Writer
+from broadcaster.protocol import Position
+
+# A channel nobody wants keeps its Redis subscription this long (reconnect storms).
+LINGER_S = 5.0
+
+Pub = tuple[str, Message]  # (epoch, message)
+
+
+class PendingSub:
+    """A subscription whose snapshot or replay is being read."""
+
+    __slots__ = ("buffer", "epoch", "synced", "through", "writer")
+
+    def __init__(self, writer: Writer) -> None:
+        self.writer = writer
+        self.buffer: list[Pub] = []
+        self.synced = False
+        self.epoch = ""
+        self.through = 0  # the last seq this client has (from the sync read, then deliveries)
+
+
+class Channel:
+    """One channel of this process: its live writers, pending subscriptions and position."""
+
+    __slots__ = (
+        "empty_since",
+        "epoch",
+        "kind",
+        "last_seq",
+        "live",
+        "name",
+        "pending",
+        "recovering",
+    )
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.kind = kind_of(name)
+        self.live: dict[Writer, None] = {}
+        self.pending: dict[Writer, PendingSub] = {}
+        self.epoch: str | None = None
+        self.last_seq = 0
+        self.recovering: list[tuple[str, int, int, str | None, bytes]] | None = None
+        self.empty_since: float | None = None
+
+    def empty(self) -> bool:
+        """No client wants this channel."""
+        return not self.live and not self.pending
+
+
+def snapshot_data(kind: Kind, items: list[bytes]) -> dict[str, Any]:
+    """A snapshot's ``data`` from the raw Redis state (see broadcaster/state.py)."""
+    if kind is Kind.USER:
+        return {"bets": [orjson.loads(x) for x in items]}
+    pairs = dict(zip(items[::2], items[1::2], strict=True))
+    if kind is Kind.GAME:
+        game = pairs.pop(b"game", None)
+        return {
+            "game": orjson.loads(game) if game else None,
+            "markets": {k[2:].decode(): orjson.loads(v) for k, v in pairs.items()},
+        }
+    return {"games": {k.decode(): orjson.loads(v) for k, v in pairs.items()}}
+
+
+class Hub:
+    """The channels of one gateway process."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        self.channels: dict[str, Channel] = {}
+        self.broker: Broker | None = None
+        self.log = log
+        self.recoveries = 0
+        self.publications = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- client side ---------------------------------------------------------------------
+
+    async def subscribe(self, writer: Writer, name: str, resume: Position | None) -> None:
+        """Send ``subscribed`` plus snapshot or replay, then deltas; raise Unavailable."""
+        assert self.broker is not None
+        ch = self.channels.get(name)
+        if ch is None:
+            ch = self.channels[name] = Channel(name)
+        ch.empty_since = None
+        sub = PendingSub(writer)
+        ch.pending[writer] = sub
+        try:
+            await self.broker.subscribe(name)
+            result = await self.broker.sync(name, ch.kind is Kind.USER, resume)
+        except BaseException:
+            if ch.pending.get(writer) is sub:
+                del ch.pending[writer]
+                self._maybe_empty(ch)
+            raise
+        if ch.pending.get(writer) is not sub:
+            return  # unsubscribed or disconnected meanwhile
+        self._complete(ch, sub, result, resume)
+
+    def unsubscribe(self, writer: Writer, name: str) -> None:
+        """Stop delivering ``name`` to ``writer`` (no-op if it was not subscribed)."""
+        ch = self.channels.get(name)
+        if ch is None:
+            return
+        ch.live.pop(writer, None)
+        ch.pending.pop(writer, None)
+        self._maybe_empty(ch)
+
+    def position(self, writer: Writer, name: str) -> int | None:
+        """The seq of the newest message of ``name`` queued for ``writer``."""
+        ch = self.channels.get(name)
+        if ch is None:
+            return None
+        if writer in ch.live:
+            return ch.last_seq
+        sub = ch.pending.get(writer)
+        return sub.through if sub is not None and sub.synced else None
+
+    def _maybe_empty(self, ch: Channel) -> None:
+        if ch.empty() and ch.empty_since is None:
+            ch.empty_since = asyncio.get_running_loop().time()
+
+    def _complete(
+        self, ch: Channel, sub: PendingSub, result: SyncResult, resume: Position | None
+    ) -> None:
+        w = sub.writer
+        name = ch.name
+        if result.recovered:
+            assert resume is not None
+            w.push_bytes(protocol.subscribed(name, result.epoch, resume.seq, True))
+            for payload in result.items:
+                _, seq, _, ckey, msg = publication.split(payload)
+                w.push(Message(msg, name, seq, 0, ckey))
+        else:
+            data = snapshot_data(ch.kind, result.items)
+            w.push_bytes(protocol.subscribed(name, result.epoch, result.seq, False))
+            w.push_bytes(protocol.snapshot(name, result.epoch, result.seq, data))
+        sub.epoch = result.epoch
+        sub.through = result.seq
+        sub.synced = True
+        buffered, sub.buffer = sub.buffer, []
+        for epoch, m in buffered:
+            if not self._offer(ch, sub, epoch, m):
+                return
+        # Live only once exactly caught up: publications still in flight from before the
+        # read (seq <= through) must keep being filtered.
+        if ch.epoch == sub.epoch and ch.last_seq == sub.through and ch.recovering is None:
+            del ch.pending[w]
+            ch.live[w] = None
+
+    def _offer(self, ch: Channel, sub: PendingSub, epoch: str, m: Message) -> bool:
+        """Deliver ``m`` to a synced pending subscription if it is new to it; False if the
+        subscription had to start over (new epoch)."""
+        if epoch != sub.epoch:
+            self._resync_pending(ch, sub)
+            return False
+        if m.seq <= sub.through:
+            return True
+        sub.writer.push(m)
+        sub.through = m.seq
+        return True
+
+    def _resync_pending(self, ch: Channel, sub: PendingSub) -> None:
+        """The epoch changed under a pending subscription: read a fresh snapshot for it."""
+        sub.synced = False
+        sub.buffer = []
+
+        async def again() -> None:
+            assert self.broker is not None
+            try:
+                result = await self.broker.sync(ch.name, ch.kind is Kind.USER, None)
+            except Unavailable:
+                if ch.pending.get(sub.writer) is sub:
+                    self._resync_pending(ch, sub)
+                return
+            if ch.pending.get(sub.writer) is sub:
+                self._complete(ch, sub, result, None)
+
+        self._spawn(again())
+
+    # --- Redis side ----------------------------------------------------------------------
+
+    def on_publication(self, name: str, payload: bytes) -> None:
+        """A publication from Redis pub/sub."""
+        ch = self.channels.get(name)
+        if ch is None:
+            return
+        self.publications += 1
+        pub = publication.split(payload)
+        if ch.recovering is not None:
+            ch.recovering.append(pub)
+            return
+        self._dispatch(ch, *pub)
+
+    def _dispatch(
+        self, ch: Channel, epoch: str, seq: int, ts: int, ckey: str | None, msg: bytes
+    ) -> None:
+        if ch.epoch is not None:
+            if epoch == ch.epoch:
+                if seq <= ch.last_seq:
+                    return  # already delivered (read back from history)
+                if seq != ch.last_seq + 1:
+                    self._recover(ch, (epoch, seq, ts, ckey, msg))
+                    return
+            else:
+                self._recover(ch, (epoch, seq, ts, ckey, msg))
+                return
+        ch.epoch = epoch
+        ch.last_seq = seq
+        m = Message(msg, ch.name, seq, ts, ckey)
+        # The hot path: every live writer gets the same Message (and so the same frame).
+        for w in ch.live:
+            if not w.closed:
+                w.queue.append(m)
+                if not w.dirty:
+                    w.dirty = True
+                    w.flusher.mark(w)
+        if ch.pending:
+            self._offer_pending(ch, epoch, m)
+
+    def _offer_pending(self, ch: Channel, epoch: str, m: Message) -> None:
+        caught_up = []
+        for w, sub in list(ch.pending.items()):
+            if not sub.synced:
+                sub.buffer.append((epoch, m))
+            elif self._offer(ch, sub, epoch, m) and sub.through == ch.last_seq:
+                caught_up.append(w)
+        for w in caught_up:
+            if ch.pending.pop(w, None) is not None:
+                ch.live[w] = None
+
+    def _recover(self, ch: Channel, first: tuple[str, int, int, str | None, bytes]) -> None:
+        """Hold the channel, read back what was missed, then go on with what was held."""
+        self.recoveries += 1
+        ch.recovering = [first]
+        self.log.warning(
+            "channel out of sequence, recovering",
+            extra={"channel": ch.name, "epoch": ch.epoch, "last_seq": ch.last_seq},
+        )
+        self._spawn(self._recover_task(ch))
+
+    def recover_all(self) -> None:
+        """After a pub/sub reconnect: every channel reads back what it may have missed."""
+        for ch in list(self.channels.values()):
+            if ch.recovering is None and ch.epoch is not None:
+                self.recoveries += 1
+                ch.recovering = []
+                self._spawn(self._recover_task(ch))
+
+    async def _recover_task(self, ch: Channel) -> None:
+        assert self.broker is not None
+        while True:
+            try:
+                await self.broker.subscribe(ch.name)
+                resume = Position(ch.epoch, ch.last_seq) if ch.epoch else None
+                result = await self.broker.sync(ch.name, ch.kind is Kind.USER, resume)
+                break
+            except Unavailable:
+                if self.channels.get(ch.name) is not ch:
+                    return
+                await asyncio.sleep(0.5)
+        if result.recovered:
+            for payload in result.items:
+                epoch, seq, _, ckey, msg = publication.split(payload)
+                ch.epoch, ch.last_seq = epoch, seq
+                m = Message(msg, ch.name, seq, 0, ckey)
+                for w in ch.live:
+                    w.push(m)
+                if ch.pending:
+                    self._offer_pending(ch, epoch, m)
+        else:
+            data = snapshot_data(ch.kind, result.items)
+            sub_msg = Message(protocol.subscribed(ch.name, result.epoch, result.seq, False))
+            snap_msg = Message(protocol.snapshot(ch.name, result.epoch, result.seq, data))
+            for w in ch.live:
+                w.push(sub_msg)
+                w.push(snap_msg)
+        ch.epoch, ch.last_seq = result.epoch, result.seq
+        held, ch.recovering = ch.recovering or [], None
+        for i, pub in enumerate(held):
+            self._dispatch(ch, *pub)
+            if ch.recovering is not None:  # out of sequence again: keep the rest for later
+                ch.recovering.extend(held[i + 1 :])
+                return
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- housekeeping --------------------------------------------------------------------
+
+    async def sweep(self, now: float) -> None:
+        """Drop Redis subscriptions of channels nobody wanted for a while."""
+        assert self.broker is not None
+        for name, ch in list(self.channels.items()):
+            if ch.empty() and ch.empty_since is not None and now - ch.empty_since > LINGER_S:
+                del self.channels[name]
+                await self.broker.unsubscribe(name)

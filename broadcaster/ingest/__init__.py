@@ -1,0 +1,1 @@
+"""Ingest: Kafka (group ``fanout``) -> Redis channel state, seq, history and PUBLISH."""

@@ -1,0 +1,152 @@
+"""The Lua script that applies a batch of events to Redis atomically, and its argument packing.
+
+Per event, in one atomic step: drop it if its id was seen (duplicate) or its game seq is not
+newer than the last applied on the same topic (stale); else, for every channel it belongs
+to, update the state, take the next seq (a new epoch, and an empty history, when the
+channel's metadata is gone), append to the bounded history and PUBLISH.
+
+Staleness is judged per (game, event type): the three topics are consumed independently, so
+events of one game are ordered within a topic but may interleave differently across topics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from broadcaster import keys, publication, state
+from broadcaster.channels import channels_for
+from inplay_events import BetEvent, Event, GameEvent, OddsEvent, to_dict
+
+APPLIED, DUPLICATE, STALE = 0, 1, 2
+# Arguments per event before its channels, and per channel.
+EVENT_ARGS = 6
+CHANNEL_ARGS = 5
+
+APPLY_LUA = """
+local p = ARGV[1]
+local cand = ARGV[2]
+local maxlen = ARGV[3]
+local hist_ttl = ARGV[4]
+local dd_ttl = ARGV[5]
+local ucap = tonumber(ARGV[6])
+local n = tonumber(ARGV[7])
+local i = 8
+local out = {}
+for e = 1, n do
+  local id, gk, gseq = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  local hdr, data, nch = ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5])
+  i = i + 6
+  local status = 0
+  if redis.call('EXISTS', p .. 'd:' .. id) == 1 then
+    status = 1
+  elseif gseq <= tonumber(redis.call('GET', p .. 'g:' .. gk) or '0') then
+    status = 2
+  end
+  if status == 0 then
+    redis.call('SET', p .. 'd:' .. id, '1', 'PX', dd_ttl)
+    redis.call('SET', p .. 'g:' .. gk, gseq, 'PX', 86400000)
+    for c = 0, nch - 1 do
+      local j = i + c * 5
+      local ch, chj, op, field, value = ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3], ARGV[j + 4]
+      local mk, sk, hk = p .. 'm:' .. ch, p .. 's:' .. ch, p .. 'h:' .. ch
+      local ep = redis.call('HGET', mk, 'epoch')
+      if not ep then
+        -- The channel's numbering is gone (new channel, or Redis lost it): a new epoch
+        -- tells clients that seqs restart, and stale history must not be replayed.
+        ep = cand
+        redis.call('HSET', mk, 'epoch', ep, 'seq', 0)
+        redis.call('DEL', hk)
+      end
+      local s = redis.call('HINCRBY', mk, 'seq', 1)
+      if op == 'merge' then
+        local old = redis.call('HGET', sk, field)
+        if old then
+          local obj = cjson.decode(old)
+          for k, v in pairs(cjson.decode(value)) do obj[k] = v end
+          value = cjson.encode(obj)
+        end
+        redis.call('HSET', sk, field, value)
+      elseif op == 'set' then
+        redis.call('HSET', sk, field, value)
+      elseif op == 'push' then
+        redis.call('RPUSH', sk, value)
+        redis.call('LTRIM', sk, -ucap, -1)
+      end
+      local msg = '{"type":"event","channel":' .. chj .. ',"seq":' .. s .. ',"data":' .. data .. '}'
+      local payload = '["' .. ep .. '",' .. s .. hdr .. msg
+      redis.call('XADD', hk, 'MAXLEN', '~', maxlen, s .. '-0', 'm', payload)
+      redis.call('PEXPIRE', hk, hist_ttl)
+      redis.call('PUBLISH', p .. 'p:' .. ch, payload)
+    end
+  end
+  i = i + nch * 5
+  out[e] = status
+end
+return out
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyConfig:
+    """History bounds and retention passed to every script call."""
+
+    history_maxlen: int
+    history_ttl_ms: int
+    dedupe_ttl_ms: int
+    user_bets: int
+
+
+def _dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)
+
+
+def event_args(event: Event) -> list[bytes | str | int]:
+    """The script arguments of one event (its channels' state ops included)."""
+    assert not isinstance(event, dict)
+    data = to_dict(event)
+    ckey: str | None = None
+    ops: list[tuple[str, str, str, bytes]] = []
+    chans = channels_for(event)
+    if isinstance(event, GameEvent):
+        game = _dumps(state.game_object(data))
+        for ch in chans:
+            field = "game" if ch.startswith("game:") else event.game_id
+            ops.append((ch, "merge", field, game))
+    elif isinstance(event, OddsEvent):
+        ckey = event.market_id
+        market = _dumps(state.market_object(data))
+        ops.extend((ch, "set", "m:" + event.market_id, market) for ch in chans)
+    elif isinstance(event, BetEvent):
+        bet = _dumps(state.bet_object(data))
+        ops.extend((ch, "push", "", bet) for ch in chans)
+    game_id = getattr(event, "game_id", "")
+    args: list[bytes | str | int] = [
+        event.id,
+        f"{game_id}:{event.type}",
+        getattr(event, "seq", 0),
+        publication.header_tail(event.ts, ckey),
+        _dumps(data),
+        len(ops),
+    ]
+    for ch, op, field, value in ops:
+        args.extend((ch, _dumps(ch), op, field, value))
+    return args
+
+
+def batch_args(events: list[Event], epoch: str, config: ApplyConfig) -> list[bytes | str | int]:
+    """All arguments of one script call applying ``events`` in order."""
+    args: list[bytes | str | int] = [
+        keys.PREFIX,
+        epoch,
+        config.history_maxlen,
+        config.history_ttl_ms,
+        config.dedupe_ttl_ms,
+        config.user_bets,
+        len(events),
+    ]
+    for event in events:
+        args.extend(event_args(event))
+    return args

@@ -1,0 +1,29 @@
+"""Redis key and pub/sub names shared by ingest and gateways (one place, so both agree)."""
+
+from __future__ import annotations
+
+PREFIX = "fo:"
+INGEST_HEARTBEAT = PREFIX + "hb:ingest"
+
+
+def meta(channel: str) -> str:
+    """Hash {epoch, seq}: the channel's current epoch and last assigned seq."""
+    return f"{PREFIX}m:{channel}"
+
+
+def state(channel: str) -> str:
+    """The channel's state: a hash (games, league, game channels) or a list (user channels)."""
+    return f"{PREFIX}s:{channel}"
+
+
+def history(channel: str) -> str:
+    """Stream of the channel's recent publications; entry id ``<seq>-0``."""
+    return f"{PREFIX}h:{channel}"
+
+
+def pubsub(channel: str) -> str:
+    """The pub/sub channel gateways subscribe to."""
+    return f"{PREFIX}p:{channel}"
+
+
+PUBSUB_PREFIX = pubsub("")

@@ -1,0 +1,80 @@
+"""The state model of each channel kind and how an event changes it (pure).
+
+Ingest writes the same objects into Redis (see ``ingest/redis_scripts.py``); clients and
+tests rebuild state from a snapshot plus deltas with ``apply``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from broadcaster.channels import Kind, kind_of
+
+# Fields of a game event that make up the game object; the rest (kind, results, ...) are
+# about the event, not the game.
+GAME_FIELDS = (
+    "game_id",
+    "league",
+    "sport",
+    "home",
+    "away",
+    "start_time",
+    "status",
+    "score",
+    "period",
+    "clock",
+)
+MARKET_FIELDS = ("kind", "line", "status", "prices")
+BET_FIELDS = ("bet_id", "game_id", "market_id", "selection_id", "stake", "price", "ts")
+# A user channel keeps this many of the account's most recent bets by default.
+DEFAULT_USER_BETS = 50
+
+
+def game_object(event: dict[str, Any]) -> dict[str, Any]:
+    """The game fields a game event carries (absent optional fields stay absent)."""
+    return {k: event[k] for k in GAME_FIELDS if k in event}
+
+
+def market_object(event: dict[str, Any]) -> dict[str, Any]:
+    """The market state an odds event carries; ``line`` is null for match_winner."""
+    return {k: event.get(k) for k in MARKET_FIELDS}
+
+
+def bet_object(event: dict[str, Any]) -> dict[str, Any]:
+    """The bet as a user channel's state lists it."""
+    return {k: event[k] for k in BET_FIELDS if k in event}
+
+
+def empty(channel: str) -> dict[str, Any]:
+    """The state of a channel that has seen no event."""
+    kind = kind_of(channel)
+    if kind is Kind.GAME:
+        return {"game": None, "markets": {}}
+    if kind is Kind.USER:
+        return {"bets": []}
+    return {"games": {}}
+
+
+def apply(
+    channel: str,
+    state: dict[str, Any],
+    event: dict[str, Any],
+    user_bets: int = DEFAULT_USER_BETS,
+) -> dict[str, Any]:
+    """The channel state after ``event`` (a contract event dict); ``state`` is not changed."""
+    kind = kind_of(channel)
+    new = copy.deepcopy(state)
+    etype = event.get("type")
+    if kind is Kind.GAME:
+        if etype == "game":
+            new["game"] = {**(new.get("game") or {}), **game_object(event)}
+        elif etype == "odds":
+            new["markets"][event["market_id"]] = market_object(event)
+    elif kind in (Kind.GAMES, Kind.LEAGUE):
+        if etype == "game":
+            gid = event["game_id"]
+            new["games"][gid] = {**new["games"].get(gid, {}), **game_object(event)}
+    elif kind is Kind.USER and etype == "bet":
+        new["bets"] = [*new["bets"], bet_object(event)][-user_bets:]
+    return new

@@ -1,0 +1,250 @@
+"""Shared helpers of the broadcaster tests: events into Kafka, processes, WebSocket clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import socket
+import sys
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jwt
+import orjson
+from aiokafka import AIOKafkaProducer
+from websockets.asyncio.client import ClientConnection, connect
+
+from broadcaster import state
+from broadcaster.channels import channels_for
+from inplay_events import Event, encode, to_dict, topic_for
+from producer.simulator import SimConfig, Simulator
+
+ROOT = Path(__file__).resolve().parents[2]
+JWT_SECRET = "test-secret-0123456789-abcdefghijklmnop"
+
+
+def token(sub: str, expires_in: float = 300, key: str = JWT_SECRET, **claims: Any) -> str:
+    """An HS256 JWT for ``sub`` (signed with the test gateways' secret unless told)."""
+    return jwt.encode({"sub": sub, "exp": int(time.time() + expires_in), **claims}, key)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (127.0.0.1)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_id(label: str) -> str:
+    """A run id (prefix of game ids) unique in this broker's life."""
+    return f"{label}-{uuid.uuid4().hex[:8]}"
+
+
+def simulate(n: int, rid: str, games: int = 3, accounts: int = 5, **knobs: Any) -> list[Event]:
+    """``n`` simulated events of fresh games (unique ids), event time starting now."""
+    config = SimConfig(
+        seed=knobs.pop("seed", 7),
+        run_id=rid,
+        start_ms=int(time.time() * 1000),
+        games=games,
+        accounts=accounts,
+        **knobs,
+    )
+    return list(itertools.islice(Simulator(config, id_nonce=rid), n))
+
+
+async def produce(bootstrap: str, events: list[Event], rate: float | None = None) -> None:
+    """Send events to their topics keyed by game id; ``rate`` events/s paces them."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=2, acks="all")
+    await producer.start()
+    try:
+        start = time.monotonic()
+        for i, e in enumerate(events):
+            await producer.send(topic_for(e.type), encode(e), key=e.game_id.encode())
+            if rate and i % 10 == 9:
+                delay = start + (i + 1) / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def expected_states(events: list[Event]) -> dict[str, tuple[int, dict]]:
+    """Per channel, (event count, state) built straight from the events (no Redis)."""
+    out: dict[str, tuple[int, dict]] = {}
+    for e in events:
+        d = to_dict(e)
+        for ch in channels_for(e):
+            n, st = out.get(ch, (0, state.empty(ch)))
+            out[ch] = (n + 1, state.apply(ch, st, d))
+    return out
+
+
+@dataclass
+class Proc:
+    """A broadcaster child process and its log file."""
+
+    proc: asyncio.subprocess.Process
+    log: Path
+    port: int = 0
+    metrics_port: int = 0
+
+    def url(self) -> str:
+        """The WebSocket URL of a gateway."""
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    async def stop(self) -> None:
+        """SIGTERM, then wait (kill after 10 s)."""
+        if self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 10)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+    def logs(self) -> list[dict]:
+        """The JSON log lines so far."""
+        lines = self.log.read_bytes().splitlines() if self.log.exists() else []
+        return [orjson.loads(x) for x in lines if x.startswith(b"{")]
+
+
+async def start_process(command: str, env: dict[str, str], log_dir: Path, name: str) -> Proc:
+    """``python -m broadcaster <command>`` with ``env`` added, stdout+stderr to a log file."""
+    log_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once, tiny)
+    log = log_dir / f"{name}.log"
+    out = log.open("wb")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "broadcaster", command,
+        cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out.close()
+    return Proc(proc, log)
+
+
+async def wait_port(port: int, proc: Proc, timeout: float = 20) -> None:
+    """Wait until something listens on ``port`` (fail early if the process died)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.proc.returncode is not None:
+            raise AssertionError(f"process exited:\n{proc.log.read_text()[-3000:]}")
+        with contextlib.suppress(OSError):
+            _, w = await asyncio.open_connection("127.0.0.1", port)
+            w.close()
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"nothing listening on {port}:\n{proc.log.read_text()[-3000:]}")
+
+
+@dataclass
+class Client:
+    """A real WebSocket client that collects every server message (arrays flattened)."""
+
+    ws: ClientConnection
+    messages: list[dict] = field(default_factory=list)
+    frames: int = 0
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    _new: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task | None = None
+
+    @classmethod
+    async def connect(cls, url: str, **kwargs: Any) -> Client:
+        """Connect and start collecting."""
+        ws = await connect(url, max_size=None, **kwargs)
+        c = cls(ws)
+        c._task = asyncio.create_task(c._collect())
+        return c
+
+    async def _collect(self) -> None:
+        try:
+            async for raw in self.ws:
+                self.frames += 1
+                obj = orjson.loads(raw)
+                self.messages.extend(obj if isinstance(obj, list) else [obj])
+                self._new.set()
+        except Exception:
+            pass
+        finally:
+            self.closed.set()
+            self._new.set()
+
+    async def send(self, **op: Any) -> None:
+        """Send one op."""
+        await self.ws.send(orjson.dumps(op).decode())
+
+    async def wait_for(self, pred, timeout: float = 15.0) -> dict:
+        """The first collected message matching ``pred`` (waits for it)."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            for m in self.messages[seen:]:
+                if pred(m):
+                    return m
+            seen = len(self.messages)
+            left = deadline - time.monotonic()
+            if left <= 0 or self.closed.is_set():
+                raise AssertionError(f"no matching message; last: {self.messages[-5:]}")
+            self._new.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new.wait(), left)
+
+    async def wait_type(self, type_: str, timeout: float = 15.0, **fields: Any) -> dict:
+        """The first message of ``type_`` whose fields equal ``fields``."""
+        return await self.wait_for(
+            lambda m: m.get("type") == type_ and all(m.get(k) == v for k, v in fields.items()),
+            timeout,
+        )
+
+    def of(self, channel: str) -> list[dict]:
+        """Messages of one channel, in arrival order."""
+        return [m for m in self.messages if m.get("channel") == channel]
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self.ws.close()
+        if self._task:
+            await self._task
+
+
+def build_state(messages: list[dict], channel: str) -> tuple[dict | None, int, str | None]:
+    """(state, last seq, epoch) a client holds after snapshot + deltas; checks continuity."""
+    st: dict | None = None
+    seq = None
+    epoch = None
+    for m in messages:
+        if m.get("channel") != channel:
+            continue
+        t = m["type"]
+        if t == "subscribed":
+            epoch = m["epoch"]
+            seq = m["seq"]
+        elif t == "snapshot":
+            assert m["seq"] == seq
+            st = m["data"]
+        elif t == "event":
+            assert seq is not None and m["seq"] == seq + 1, f"gap or dup: {seq} -> {m['seq']}"
+            seq = m["seq"]
+            if st is not None:
+                st = state.apply(channel, st, m["data"])
+    return st, seq or 0, epoch
+
+
+def event_seqs(messages: list[dict], channel: str) -> list[int]:
+    """Seqs of the ``event`` messages of one channel."""
+    return [m["seq"] for m in messages if m.get("channel") == channel and m["type"] == "event"]
+
+
+def by_channel(events: list[Event]) -> dict[str, list[Event]]:
+    """The events of each channel, in order."""
+    out: dict[str, list[Event]] = defaultdict(list)
+    for e in events:
+        for ch in channels_for(e):
+            out[ch].append(e)
+    return out

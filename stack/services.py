@@ -18,12 +18,22 @@ class Service:
     # A one-shot step (migrations) runs to completion before the next service starts.
     oneshot: bool = False
     url: str | None = None
+    # A port that answers once the service is ready; `make up` waits for it.
+    ready_port: int | None = None
 
 
 def platform_services(settings: StackSettings) -> list[Service]:
     """Every service that exists so far; later issues add the sink, API and fan-out here."""
     py = sys.executable
+    host, api = settings.host, settings.api_port
     return [
         Service("migrate", [py, "-m", "storage", "migrate"], oneshot=True),
+        Service(
+            "rest-api",
+            [py, "-m", "rest_api"],
+            env={"API_HOST": host, "API_PORT": str(api)},
+            url=f"http://{host}:{api}/v1/games   (docs: http://{host}:{api}/docs)",
+            ready_port=api,
+        ),
         Service("producer", [py, "-m", "producer"]),
     ]

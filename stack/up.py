@@ -42,6 +42,7 @@ def check_ports_free(settings: StackSettings) -> None:
         ("INPLAY_PG_PORT", settings.pg_port),
         ("INPLAY_REDIS_PORT", settings.redis_port),
         ("INPLAY_KAFKA_PORT", settings.kafka_port),
+        ("INPLAY_API_PORT", settings.api_port),
     ):
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -103,6 +104,12 @@ class Stack:
                 self.children.remove(child)
                 child.pid_file.unlink(missing_ok=True)
                 self.console.say(f"{service.name}: done")
+            elif service.ready_port is not None:
+                await self.console.wait(
+                    service.name,
+                    wait_for_port(self.settings.host, service.ready_port, child),
+                    deadline=30,
+                )
 
     def _track(self, child: Child, infra: bool = False) -> Child:
         self.children.append(child)
@@ -131,8 +138,27 @@ class Stack:
         """Stop every child, newest first, so producers flush before the broker goes."""
         for child in reversed(self.children):
             code = child.stop()
-            self.console.say(f"stopped {child.name} (exit {code})")
+            how = f"by {signal.Signals(-code).name}" if code and code < 0 else f"exit {code}"
+            self.console.say(f"stopped {child.name} ({how})")
         self.children.clear()
+
+
+async def wait_for_port(host: str, port: int, child: Child, timeout: float = 30.0) -> None:
+    """Wait until ``port`` accepts connections, failing fast if ``child`` exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if not child.alive():
+            raise StackError(f"{child.name} exited:\n{child.log_tail()}")
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+            writer.close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"{child.name} not listening on {port} after {timeout:.0f}s"
+                ) from None
+            await asyncio.sleep(0.2)
 
 
 def addresses(settings: StackSettings, services: list[Service]) -> list[str]:

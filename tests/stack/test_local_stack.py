@@ -17,7 +17,12 @@ import pytest
 
 from stack.settings import ROOT
 
-PORTS = {"INPLAY_PG_PORT": 45432, "INPLAY_REDIS_PORT": 46379, "INPLAY_KAFKA_PORT": 49092}
+PORTS = {
+    "INPLAY_PG_PORT": 45432,
+    "INPLAY_REDIS_PORT": 46379,
+    "INPLAY_KAFKA_PORT": 49092,
+    "INPLAY_API_PORT": 48000,
+}
 
 
 def stack_env(tmp_name: str) -> dict[str, str]:
@@ -131,6 +136,7 @@ def test_up_starts_everything_feed_flows_and_ctrl_c_stops_all_twice(start_up) ->
             assert port_in_use(port), f"{var} port {port} not listening"
         output = "".join(up.lines)
         assert f"postgresql://postgres@127.0.0.1:{PORTS['INPLAY_PG_PORT']}/inplay" in output
+        assert f"http://127.0.0.1:{PORTS['INPLAY_API_PORT']}/v1/games" in output
         # The status line counts what the simulator really wrote to the broker.
         match = up.wait_for(r"feed .*odds ([\d.,]+)/s.*\(total ([\d,]+)\)", timeout=30)
         while int(match.group(2).replace(",", "")) == 0:

@@ -1,4 +1,4 @@
-"""``python -m storage migrate``: apply the database migrations."""
+"""``python -m storage migrate|sink``: apply the database migrations, or run the sink."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import psycopg
 
 from inplay_events.runtime import configure_logging, load_settings, log_settings
 from storage.migrate import migrate
-from storage.settings import StorageSettings
+from storage.settings import SinkSettings, StorageSettings
 
 
 def main() -> None:
@@ -16,7 +16,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m storage", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply pending SQL migrations (a no-op when none are pending)")
+    sub.add_parser(
+        "sink", help="consume games/odds/bets into TimescaleDB, exactly once (runs until stopped)"
+    )
     args = parser.parse_args()
+    if args.command == "sink":
+        raise SystemExit(_sink())
     settings = load_settings(StorageSettings)
     log = configure_logging("storage", settings.log_level)
     log_settings(log, settings)
@@ -26,6 +31,18 @@ def main() -> None:
         except psycopg.OperationalError as exc:
             log.error("database unreachable", extra={"error": str(exc).strip()})
             raise SystemExit(1) from None
+
+
+def _sink() -> int:
+    # Imported here: `migrate` should not pay for aiokafka.
+    import uvloop
+
+    from storage.sink.app import run
+
+    settings = load_settings(SinkSettings)
+    log = configure_logging("storage.sink", settings.log_level)
+    log_settings(log, settings)
+    return uvloop.run(run(settings, log))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""The exactly-once sink: Kafka games/odds/bets → TimescaleDB rows, rollups and offsets."""

@@ -1,0 +1,5 @@
+"""Storage tests: the helpers' asserts get pytest's detailed failure messages too."""
+
+import pytest
+
+pytest.register_assert_rewrite("tests.storage.helpers")

@@ -20,6 +20,7 @@ from rest_api.db import Database
 from rest_api.errors import ApiError, MethodNotAllowed, NotFound
 from rest_api.metrics import Metrics, MetricsMiddleware
 from rest_api.ratelimit import RateLimitMiddleware, SlidingLogLimiter
+from rest_api.resultcache import ResultCache
 from rest_api.routes import games, markets, ops, search
 from rest_api.settings import Settings
 
@@ -71,6 +72,15 @@ def create_app(settings: Settings) -> Starlette:
         else None
     )
 
+    # Metrics outermost, so rate-limited answers are counted too; no limiter, no layer.
+    middleware = [Middleware(MetricsMiddleware, metrics=metrics, routes=routes)]
+    if limiter is not None:
+        middleware.append(
+            Middleware(
+                RateLimitMiddleware, limiter=limiter, trust_forwarded=settings.api_trust_forwarded
+            )
+        )
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await app.state.db.open()
@@ -83,13 +93,7 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         routes=routes,
-        middleware=[
-            # Outermost, so rate-limited answers are counted too.
-            Middleware(MetricsMiddleware, metrics=metrics, routes=routes),
-            Middleware(
-                RateLimitMiddleware, limiter=limiter, trust_forwarded=settings.api_trust_forwarded
-            ),
-        ],
+        middleware=middleware,
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,
@@ -100,5 +104,6 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.db = Database(settings)
+    app.state.results = ResultCache[tuple[bytes, str]](settings.api_result_cache_s)
     app.state.openapi_body = dumps(openapi.build(routes))
     return app

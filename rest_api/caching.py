@@ -39,10 +39,19 @@ def json_response(payload: Any, status_code: int = 200) -> Response:
     return Response(dumps(payload), status_code, media_type="application/json")
 
 
+def encoded(payload: Any) -> tuple[bytes, str]:
+    """The JSON body of ``payload`` and its ETag (what ``ResultCache`` keeps)."""
+    body = dumps(payload)
+    return body, etag_of(body)
+
+
 def cached_json(request: Request, payload: Any, max_age_s: int) -> Response:
     """A JSON response with ETag and Cache-Control, or an empty 304 when the tag matches."""
-    body = dumps(payload)
-    etag = etag_of(body)
+    return conditional(request, *encoded(payload), max_age_s)
+
+
+def conditional(request: Request, body: bytes, etag: str, max_age_s: int) -> Response:
+    """The encoded body with ETag and Cache-Control, or an empty 304 when the tag matches."""
     headers = {
         "ETag": etag,
         "Cache-Control": f"public, max-age={max_age_s}" if max_age_s else "no-cache",

@@ -155,7 +155,13 @@ def time_range(
     end = timestamp(query, "to")
     start = timestamp(query, "from")
     if end is None:
-        end = now if start is None else start + every.default_span
+        # The end of the current bucket: the one still filling is included, and every request
+        # within a bucket asks the same question (cacheable, same ETag).
+        end = (
+            floor_to(now, every.width) + every.width
+            if start is None
+            else start + every.default_span
+        )
     if start is None:
         start = end - every.default_span
     if start > end:
@@ -216,8 +222,8 @@ FROM = Param(
 TO = Param(
     "to",
     "query",
-    "End of the range, exclusive (ISO 8601 or epoch ms); default: now, or from plus the "
-    "default span when from is given.",
+    "End of the range, exclusive (ISO 8601 or epoch ms); default: the end of the current "
+    "bucket, or from plus the default span when from is given.",
     _TIME_SCHEMA,
 )
 Q = Param(

@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     api_cache_max_age_s: int = Field(
         5, ge=0, le=3600, description="Cache-Control max-age of candle and volume responses."
     )
+    api_result_cache_s: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="Identical candle/volume queries within this many seconds share one "
+        "database query (0: off). Keep it at most API_CACHE_MAX_AGE_S.",
+    )
     api_access_log: bool = Field(False, description="Log every request (costly under load).")
     db_pool_min: int = Field(2, ge=0, le=100, description="Connections kept open.")
     db_pool_max: int = Field(10, ge=1, le=200, description="Most connections opened.")

@@ -8,18 +8,21 @@ from typing import Any
 from rest_api.db import Database
 
 # One round trip: the LEFT JOIN yields one all-NULL row for a known market with no buckets
-# in range, and no row at all for an unknown market.
+# in range, and no row at all for an unknown market. Ordered as the primary key (market_id,
+# width, bucket, selection_id) is, so Postgres reads the index in order and never sorts.
+# (Building the JSON in Postgres instead was measured slower: json_agg costs more server CPU
+# than binary rows plus orjson cost the API.)
 _CANDLES = (
     "SELECT c.selection_id, c.bucket, c.open, c.high, c.low, c.close, c.ticks "
     "FROM markets m LEFT JOIN candles c ON c.market_id = m.market_id AND c.width = %s "
     "AND c.bucket >= %s AND c.bucket < %s "
-    "WHERE m.market_id = %s ORDER BY c.selection_id, c.bucket"
+    "WHERE m.market_id = %s ORDER BY c.bucket, c.selection_id"
 )
 _VOLUME = (
     "SELECT v.selection_id, v.bucket, v.bets, v.stake, v.payout "
     "FROM markets m LEFT JOIN bet_volume v ON v.market_id = m.market_id AND v.width = %s "
     "AND v.bucket >= %s AND v.bucket < %s "
-    "WHERE m.market_id = %s ORDER BY v.selection_id, v.bucket"
+    "WHERE m.market_id = %s ORDER BY v.bucket, v.selection_id"
 )
 # Exposure reads the 5-minute volume rollup: all-time totals, far fewer rows than raw bets.
 _EXPOSURE = (
@@ -30,42 +33,37 @@ _EXPOSURE = (
 )
 
 
-def _per_selection(rows: list[tuple[Any, ...]], shape: Any) -> dict[str, list[dict[str, Any]]]:
-    series: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        if row[0] is not None:
-            series.setdefault(row[0], []).append(shape(row))
-    return series
-
-
 async def candles(
     db: Database, market_id: str, width: timedelta, start: datetime, end: datetime
 ) -> dict[str, list[dict[str, Any]]] | None:
     """OHLC + ticks per selection per bucket in [start, end), or None for an unknown market."""
-    rows = await db.fetch_all(_CANDLES, [width, start, end, market_id])
+    # Binary rows: psycopg's C loaders parse floats and timestamps far faster than text.
+    rows = await db.fetch_all(_CANDLES, [width, start, end, market_id], binary=True)
     if not rows:
         return None
-    return _per_selection(
-        rows,
-        lambda r: {
-            "t": r[1],
-            "open": r[2],
-            "high": r[3],
-            "low": r[4],
-            "close": r[5],
-            "ticks": r[6],
-        },
-    )
+    series: dict[str, list[dict[str, Any]]] = {}
+    for selection, bucket, open_, high, low, close, ticks in rows:
+        if selection is not None:
+            candle = {"t": bucket, "open": open_, "high": high, "low": low, "close": close}
+            candle["ticks"] = ticks
+            series.setdefault(selection, []).append(candle)
+    return series
 
 
 async def volume(
     db: Database, market_id: str, width: timedelta, start: datetime, end: datetime
 ) -> dict[str, list[dict[str, Any]]] | None:
     """Bets, stake and payout per selection per bucket, or None for an unknown market."""
-    rows = await db.fetch_all(_VOLUME, [width, start, end, market_id])
+    rows = await db.fetch_all(_VOLUME, [width, start, end, market_id], binary=True)
     if not rows:
         return None
-    return _per_selection(rows, lambda r: {"t": r[1], "bets": r[2], "stake": r[3], "payout": r[4]})
+    series: dict[str, list[dict[str, Any]]] = {}
+    for selection, bucket, bets, stake, payout in rows:
+        if selection is not None:
+            series.setdefault(selection, []).append(
+                {"t": bucket, "bets": bets, "stake": stake, "payout": payout}
+            )
+    return series
 
 
 def compute_exposure(

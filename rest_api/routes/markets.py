@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from rest_api import params
-from rest_api.caching import cached_json
+from rest_api.caching import cached_json, conditional, encoded
+from rest_api.db import Database
 from rest_api.errors import BadParameter, DatabaseUnavailable, NotFound, RateLimited
 from rest_api.openapi import Operation, operation
 from rest_api.queries import markets
+
+SeriesLoader = Callable[
+    [Database, str, timedelta, datetime, datetime], Awaitable[dict[str, Any] | None]
+]
 
 _ERRORS = (BadParameter, NotFound, RateLimited, DatabaseUnavailable)
 _RANGE = (params.MARKET_ID, params.INTERVAL, params.FROM, params.TO)
@@ -26,6 +33,29 @@ def _ranged(request: Request) -> tuple[str, params.Interval, datetime, datetime]
     return market_id, every, start, end
 
 
+async def _series_response(request: Request, kind: str, load: SeriesLoader) -> Response:
+    """Candles or volume: cached a moment by normalised question, conditional on the ETag."""
+    market_id, every, start, end = _ranged(request)
+    state = request.app.state
+
+    async def compute() -> tuple[bytes, str]:
+        series = await load(state.db, market_id, every.width, start, end)
+        if series is None:
+            raise NotFound(f"no market {market_id!r}")
+        return encoded(
+            {
+                "market_id": market_id,
+                "interval": every.name,
+                "from": start,
+                "to": end,
+                "selections": series,
+            }
+        )
+
+    body, etag = await state.results.get((kind, market_id, every.name, start, end), compute)
+    return conditional(request, body, etag, state.settings.api_cache_max_age_s)
+
+
 @operation(
     Operation(
         summary="Price candles (open, high, low, close, ticks) per selection per bucket.",
@@ -35,23 +65,13 @@ def _ranged(request: Request) -> tuple[str, params.Interval, datetime, datetime]
         errors=_ERRORS,
         cached=True,
         description="Buckets whose start lies in [from, to); from is floored to a bucket "
-        "start. Selections without ticks in range are absent.",
+        "start. Selections without ticks in range are absent. Identical questions within "
+        "API_RESULT_CACHE_S (default 1 s) share one database query.",
     )
 )
 async def get_candles(request: Request) -> Response:
     """Candles of the market, or 404."""
-    market_id, every, start, end = _ranged(request)
-    series = await markets.candles(request.app.state.db, market_id, every.width, start, end)
-    if series is None:
-        raise NotFound(f"no market {market_id!r}")
-    payload = {
-        "market_id": market_id,
-        "interval": every.name,
-        "from": start,
-        "to": end,
-        "selections": series,
-    }
-    return cached_json(request, payload, request.app.state.settings.api_cache_max_age_s)
+    return await _series_response(request, "candles", markets.candles)
 
 
 @operation(
@@ -67,18 +87,7 @@ async def get_candles(request: Request) -> Response:
 )
 async def get_volume(request: Request) -> Response:
     """Bet volume of the market, or 404."""
-    market_id, every, start, end = _ranged(request)
-    series = await markets.volume(request.app.state.db, market_id, every.width, start, end)
-    if series is None:
-        raise NotFound(f"no market {market_id!r}")
-    payload = {
-        "market_id": market_id,
-        "interval": every.name,
-        "from": start,
-        "to": end,
-        "selections": series,
-    }
-    return cached_json(request, payload, request.app.state.settings.api_cache_max_age_s)
+    return await _series_response(request, "volume", markets.volume)
 
 
 @operation(

@@ -25,7 +25,9 @@ def test_cursor_round_trips_and_rejects_garbage() -> None:
 def test_time_range_defaults_floor_and_limits() -> None:
     one = params.INTERVALS["1m"]
     start, end = params.time_range({}, one, NOW)
-    assert end == NOW and start == datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
+    # Default: up to the end of the bucket still filling, so it is included.
+    assert end == datetime(2030, 1, 1, 12, 1, tzinfo=UTC)
+    assert start == datetime(2030, 1, 1, 9, 1, tzinfo=UTC)
     start, end = params.time_range({"from": "2030-01-01T10:00:45Z"}, one, NOW)
     assert start == datetime(2030, 1, 1, 10, 0, tzinfo=UTC)  # floored to the minute
     assert end == datetime(2030, 1, 1, 13, 0, 45, tzinfo=UTC)

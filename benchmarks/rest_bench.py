@@ -123,10 +123,22 @@ async def worker(
         writer.close()
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time a process has used (Linux /proc), 0 without a pid."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run_load(
-    base_url: str, requests: list[bytes], concurrency: int, duration: float
-) -> tuple[list[float], list[int], float]:
-    """Warm up for 2 s, then measure ``duration`` seconds; returns (latencies, errors, s)."""
+    base_url: str,
+    requests: list[bytes],
+    concurrency: int,
+    duration: float,
+    server_pid: int | None = None,
+) -> tuple[list[float], list[int], float, float]:
+    """Warm up 2 s, then measure ``duration`` s: (latencies, errors, seconds, server CPU s)."""
     url = urlsplit(base_url)
     host, port = url.hostname or "127.0.0.1", url.port or 80
     warm: list[float] = []
@@ -135,12 +147,34 @@ async def run_load(
     )
     latencies: list[float] = []
     errors: list[int] = []
+    cpu_before = cpu_seconds(server_pid)
     started = time.perf_counter()
     stop_at = started + duration
     await asyncio.gather(
         *(worker(host, port, requests, stop_at, latencies, errors) for _ in range(concurrency))
     )
-    return latencies, errors, time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    return latencies, errors, elapsed, cpu_seconds(server_pid) - cpu_before
+
+
+async def type_ahead(base_url: str, phrases: list[str], rounds: int) -> list[float]:
+    """Latency of /v1/search for every prefix of each phrase, one keystroke at a time."""
+    url = urlsplit(base_url)
+    reader, writer = await asyncio.open_connection(url.hostname or "127.0.0.1", url.port or 80)
+    latencies = []
+    try:
+        for _ in range(rounds):
+            for phrase in phrases:
+                for n in range(1, len(phrase) + 1):
+                    query = urlencode({"q": phrase[:n]})
+                    started = time.perf_counter()
+                    writer.write(f"GET /v1/search?{query} HTTP/1.1\r\nHost: b\r\n\r\n".encode())
+                    status, _ = await _read_response(reader)
+                    latencies.append(time.perf_counter() - started)
+                    assert status == 200, status
+    finally:
+        writer.close()
+    return latencies
 
 
 def spawn_api(dsn: str, port: int, result_cache_s: float) -> subprocess.Popen[bytes]:
@@ -188,6 +222,11 @@ def main() -> None:
         help="API_RESULT_CACHE_S of a --spawn'ed API (default 0: every request hits the DB)",
     )
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--search",
+        action="store_true",
+        help="instead: type-ahead latency of /v1/search, one keystroke at a time",
+    )
     parser.add_argument("--duration", type=float, default=10.0)
     args = parser.parse_args()
     if (args.seed or args.spawn) and not args.dsn:
@@ -200,10 +239,30 @@ def main() -> None:
     if args.spawn:
         port = urlsplit(args.base_url).port or 18000
         proc = spawn_api(args.dsn, port, args.result_cache_s)
+    if args.search:
+        phrases = ["manchester utd", "man city", "arsnal", "premier league", "real madrid"]
+        try:
+            latencies = uvloop.run(type_ahead(args.base_url, phrases, 5))
+        finally:
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=15)
+        latencies.sort()
+        print(f"search type-ahead: {len(latencies)} keystrokes over {len(phrases)} phrases, "
+              f"one connection: p50 {statistics.median(latencies) * 1000:.2f} ms, "
+              f"p99 {latencies[int(len(latencies) * 0.99)] * 1000:.2f} ms, "
+              f"max {latencies[-1] * 1000:.2f} ms")  # fmt: skip
+        return
     try:
         requests = paths(args.markets, args.minutes, args.window, args.distinct)
-        latencies, errors, elapsed = uvloop.run(
-            run_load(args.base_url, requests, args.concurrency, args.duration)
+        latencies, errors, elapsed, server_cpu = uvloop.run(
+            run_load(
+                args.base_url,
+                requests,
+                args.concurrency,
+                args.duration,
+                proc.pid if proc is not None else None,
+            )
         )
     finally:
         if proc is not None:
@@ -220,6 +279,11 @@ def main() -> None:
     print(f"  throughput {n / elapsed:,.0f} req/s")
     print(f"  latency p50 {statistics.median(latencies) * 1000:.2f} ms, p90 {pct(0.90):.2f} ms, "
           f"p99 {pct(0.99):.2f} ms, max {latencies[-1] * 1000:.2f} ms")  # fmt: skip
+    if proc is not None and n:
+        # Independent of what else runs on the box: the API's own CPU cost of a request.
+        per_request = server_cpu / n
+        print(f"  API process CPU {server_cpu:.2f} s = {per_request * 1e6:.0f} us/request "
+              f"(one fully used core: ~{1 / per_request:,.0f} req/s)")  # fmt: skip
 
 
 if __name__ == "__main__":

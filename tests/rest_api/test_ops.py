@@ -131,3 +131,11 @@ async def test_database_down_is_503_and_not_ready(seeded: str) -> None:
         assert_error(await http.get("/v1/markets/x/candles?interval=9m"), 400, "bad_parameter")
         body = orjson.loads((await http.get("/ready")).content)
         assert "Traceback" not in body["error"]["message"]
+
+
+async def test_rate_limiter_fails_open_without_redis(seeded: str) -> None:
+    """Losing Redis must not take the API down: requests pass, unlimited."""
+    settings = settings_for(seeded, redis_url="redis://127.0.0.1:1/0", api_rate_limit=1)
+    async with AppClient(settings) as http:
+        for _ in range(3):
+            assert (await http.get("/v1/games/rt-g1")).status_code == 200

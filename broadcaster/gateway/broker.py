@@ -152,8 +152,9 @@ class Broker:
         delay = 0.2
         while True:
             try:
-                if not self._confirmed:
-                    await asyncio.sleep(0.05)
+                if not self._confirmed or self._pubsub.connection is None:
+                    # Nothing subscribed yet (the first SUBSCRIBE makes the connection).
+                    await asyncio.sleep(0.01)
                     continue
                 msg = await self._pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
                 delay = 0.2
@@ -178,6 +179,7 @@ class Broker:
                         break
             except Exception:
                 self._log.exception("pub/sub dispatch failed")
+                await asyncio.sleep(0.01)  # never spin without yielding
 
     async def _resubscribe(self) -> bool:
         with contextlib.suppress(Exception):

@@ -248,3 +248,81 @@ def by_channel(events: list[Event]) -> dict[str, list[Event]]:
         for ch in channels_for(e):
             out[ch].append(e)
     return out
+
+
+class RawClient:
+    """A WebSocket client on a plain socket (websockets' sans-I/O core) that can stop reading.
+
+    A small receive buffer makes a client that does not read look slow to the server quickly.
+    """
+
+    def __init__(self, port: int, rcvbuf: int = 4096) -> None:
+        self.port = port
+        self.rcvbuf = rcvbuf
+        self.messages: list[dict] = []
+        self.close_code: int | None = None
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.proto: Any = None
+
+    async def connect(self) -> None:
+        """Handshake; afterwards nothing is read until ``read`` is called."""
+        from websockets.client import ClientProtocol
+        from websockets.uri import parse_uri
+
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", self.port))
+        # A small StreamReader limit keeps asyncio from buffering much on our side either.
+        self.reader, self.writer = await asyncio.open_connection(sock=sock, limit=4096)
+        self.proto = ClientProtocol(parse_uri(f"ws://127.0.0.1:{self.port}/ws"), max_size=None)
+        self.proto.send_request(self.proto.connect())
+        self._flush()
+        while self.proto.handshake_exc is None and not self.messages:
+            await self.read(1024)
+        assert self.proto.handshake_exc is None, self.proto.handshake_exc
+
+    def _flush(self) -> None:
+        assert self.writer is not None
+        for data in self.proto.data_to_send():
+            if data:
+                self.writer.write(data)
+
+    async def send(self, **op: Any) -> None:
+        """Send one op."""
+        self.proto.send_text(orjson.dumps(op))
+        self._flush()
+
+    async def read(self, n: int = 65536) -> bool:
+        """Read up to ``n`` bytes and parse what completed; False at end of stream."""
+        from websockets.frames import Frame, Opcode
+
+        assert self.reader is not None
+        data = await self.reader.read(n)
+        if not data:
+            self.proto.receive_eof()
+            self.close_code = self.proto.close_code
+            return False
+        self.proto.receive_data(data)
+        for ev in self.proto.events_received():
+            if isinstance(ev, Frame) and ev.opcode is Opcode.TEXT:
+                obj = orjson.loads(ev.data)
+                self.messages.extend(obj if isinstance(obj, list) else [obj])
+            elif isinstance(ev, Frame) and ev.opcode is Opcode.CLOSE:
+                self.close_code = self.proto.close_code
+            elif not isinstance(ev, Frame):
+                self.messages.append({"type": "_handshake"})
+        self._flush()
+        return True
+
+    async def drain(self, timeout: float = 20) -> None:
+        """Read until the server closes."""
+        async with asyncio.timeout(timeout):
+            while await self.read():
+                pass
+
+    def close(self) -> None:
+        """Drop the TCP connection."""
+        if self.writer is not None:
+            self.writer.close()

@@ -12,18 +12,24 @@ CREATE TABLE search_terms (
 -- Word-prefix (LIKE 'x%' / '% x%') and typo (word similarity, <%) lookups on lower(name).
 CREATE INDEX search_terms_trgm ON search_terms USING gin (lower(name) gin_trgm_ops);
 
--- Fires only for rows really inserted (not for an upsert that updates), so the sink's
--- per-event game updates cost nothing; a new game costs three tiny upserts in its transaction.
+-- Once per statement, over the rows really inserted (an upsert that updates adds none), so the
+-- sink's per-event game updates cost nothing. Names go in sorted order: two sink transactions
+-- bringing the same new names lock them in the same order and cannot deadlock.
 CREATE FUNCTION search_terms_add() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO search_terms (kind, name, sport)
-    VALUES ('team', NEW.home, NEW.sport), ('team', NEW.away, NEW.sport),
-           ('league', NEW.league, NEW.sport)
+    SELECT kind, name, min(sport) FROM (
+        SELECT 'team' AS kind, home AS name, sport FROM new_games
+        UNION ALL SELECT 'team', away, sport FROM new_games
+        UNION ALL SELECT 'league', league, sport FROM new_games
+    ) names
+    GROUP BY kind, name ORDER BY kind, name
     ON CONFLICT DO NOTHING;
     RETURN NULL;
 END $$;
 CREATE TRIGGER games_search_terms AFTER INSERT ON games
-    FOR EACH ROW EXECUTE FUNCTION search_terms_add();
+    REFERENCING NEW TABLE AS new_games
+    FOR EACH STATEMENT EXECUTE FUNCTION search_terms_add();
 
 INSERT INTO search_terms (kind, name, sport)
     SELECT 'team', home, min(sport) FROM games GROUP BY home

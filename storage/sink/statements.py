@@ -20,6 +20,8 @@ class Staged:
     name: str
     columns: tuple[tuple[str, str], ...]
     insert: str
+    # Appended for executemany, which learns what was inserted row by row.
+    returning: str = ""
 
     @property
     def column_names(self) -> str:
@@ -47,7 +49,8 @@ class Staged:
     def from_values(self) -> str:
         """The INSERT reading one row of parameters (for executemany)."""
         params = ", ".join(f"%s::{kind}" for _, kind in self.columns)
-        return self.insert.format(src=f"(VALUES ({params})) AS s ({self.column_names})")
+        source = f"(VALUES ({params})) AS s ({self.column_names})"
+        return self.insert.format(src=source) + self.returning
 
 
 TICKS = Staged(
@@ -57,7 +60,8 @@ TICKS = Staged(
     "INSERT INTO odds_ticks"
     " (ts, event_id, selection_id, game_id, market_id, seq, market_status, price)"
     f" SELECT {_ms('ts')}, event_id, selection_id, game_id, market_id, seq, market_status, price"
-    " FROM {src} ON CONFLICT DO NOTHING RETURNING event_id, selection_id",
+    " FROM {src} ON CONFLICT DO NOTHING",
+    " RETURNING event_id, selection_id",
 )  # fmt: skip
 
 GAME_EVENTS = Staged(
@@ -68,7 +72,8 @@ GAME_EVENTS = Staged(
     "INSERT INTO game_events (ts, event_id, game_id, seq, kind, status, score_home, score_away,"
     " period, clock, payload)"
     f" SELECT {_ms('ts')}, event_id, game_id, seq, kind, status, score_home, score_away,"
-    " period, clock, payload::jsonb FROM {src} ON CONFLICT DO NOTHING RETURNING event_id",
+    " period, clock, payload::jsonb FROM {src} ON CONFLICT DO NOTHING",
+    " RETURNING event_id",
 )  # fmt: skip
 
 BETS = Staged(
@@ -79,8 +84,27 @@ BETS = Staged(
     "INSERT INTO bets"
     " (ts, event_id, bet_id, game_id, account_id, market_id, selection_id, stake, price)"
     f" SELECT {_ms('ts')}, event_id, bet_id, game_id, account_id, market_id, selection_id,"
-    " stake, price FROM {src} ON CONFLICT DO NOTHING RETURNING event_id",
+    " stake, price FROM {src} ON CONFLICT DO NOTHING",
+    " RETURNING event_id",
 )  # fmt: skip
+
+
+# Which of the staged rows this transaction really inserted: its own xid is their xmin. Run
+# only when the insert's row count shows that some rows were already stored (RETURNING on
+# every insert would cost about a third of the insert itself).
+def inserted_here(staged: Staged, table: str, key: tuple[str, ...]) -> str:
+    """Staged keys whose row in ``table`` was inserted by the current transaction."""
+    cols = ", ".join(f"s.{c}" for c in key)
+    join = " AND ".join([f"t.{c} = s.{c}" for c in key] + [f"t.ts = {_ms('s.ts')}"])
+    return (
+        f"SELECT {cols} FROM {staged.name} s JOIN {table} t ON {join}"
+        " WHERE t.xmin = pg_current_xact_id()::xid"
+    )
+
+
+NEW_TICKS = inserted_here(TICKS, "odds_ticks", ("event_id", "selection_id"))
+NEW_BETS = inserted_here(BETS, "bets", ("event_id",))
+NEW_GAME_EVENTS = inserted_here(GAME_EVENTS, "game_events", ("event_id",))
 
 
 def _earlier(side: str) -> str:

@@ -128,19 +128,19 @@ class Writer:
 
     async def _write_once(self, conn: AsyncConnection, batch: BatchRows) -> WriteResult:
         async with conn.transaction(), conn.cursor() as cur:
-            new_ticks = await self._insert(cur, statements.TICKS, batch.ticks)
-            new_games = await self._insert(cur, statements.GAME_EVENTS, batch.game_events)
-            new_bets = await self._insert(cur, statements.BETS, batch.bets)
+            new_ticks = await self._insert(cur, statements.TICKS, batch.ticks, statements.NEW_TICKS)
+            new_games = await self._insert(
+                cur, statements.GAME_EVENTS, batch.game_events, statements.NEW_GAME_EVENTS
+            )
+            new_bets = await self._insert(cur, statements.BETS, batch.bets, statements.NEW_BETS)
 
             # Rollups only from rows that were really inserted: a re-read event adds nothing.
             ticks = batch.ticks
-            if len(new_ticks) < len(ticks):
-                fresh = set(new_ticks)
-                ticks = [t for t in ticks if (t[1], t[2]) in fresh]
+            if new_ticks is not None:
+                ticks = [t for t in ticks if (t[1], t[2]) in new_ticks]
             bets = batch.bets
-            if len(new_bets) < len(bets):
-                fresh_ids = {row[0] for row in new_bets}
-                bets = [b for b in bets if b[1] in fresh_ids]
+            if new_bets is not None:
+                bets = [b for b in bets if (b[1],) in new_bets]
             candles = rollups.candles((t[4], t[2], t[0], t[5], t[7]) for t in ticks)
             volumes = rollups.volumes((b[5], b[6], b[0], b[7], b[8]) for b in bets)
             # Sorted keys: two sinks touching the same rows lock them in the same order.
@@ -158,24 +158,28 @@ class Writer:
             await self._upsert(cur, statements.GAMES, sorted(batch.games.values()))
             await self._upsert(cur, statements.MARKETS, sorted(batch.markets.values()))
             await offsets.commit(conn, self._group, batch.next_offsets)
-        return WriteResult(
-            len(new_ticks), len(new_games), len(new_bets), len(candle_rows), len(volume_rows)
-        )
+        n_games = len(batch.game_events) if new_games is None else len(new_games)
+        return WriteResult(len(ticks), n_games, len(bets), len(candle_rows), len(volume_rows))
 
-    async def _insert(self, cur: AsyncCursor, staged: Staged, rows: Sequence[tuple]) -> list:
-        """Insert, ignoring duplicates; the RETURNING rows of those really inserted."""
+    async def _insert(
+        self, cur: AsyncCursor, staged: Staged, rows: Sequence[tuple], new_sql: str
+    ) -> set[tuple] | None:
+        """Insert, ignoring duplicates; None when every row was new, else the new rows' keys."""
         if not rows:
-            return []
+            return None
         if self._mode == "copy":
             await self._copy(cur, staged, rows)
             await cur.execute(staged.from_stage())  # type: ignore[arg-type]
-            return await cur.fetchall()
+            if cur.rowcount == len(rows):
+                return None
+            await cur.execute(new_sql)  # type: ignore[arg-type]
+            return set(await cur.fetchall())
         await cur.executemany(staged.from_values(), rows, returning=True)  # type: ignore[arg-type]
-        out: list = []
+        out: set[tuple] = set()
         while True:
-            out.extend(await cur.fetchall())
+            out.update(await cur.fetchall())
             if not cur.nextset():
-                return out
+                return None if len(out) == len(rows) else out
 
     async def _upsert(self, cur: AsyncCursor, staged: Staged, rows: Sequence[tuple]) -> None:
         if not rows:

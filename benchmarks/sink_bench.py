@@ -39,8 +39,10 @@ TOPICS = ("games", "odds", "bets")
 
 def produce(bootstrap: str, run: str, n: int) -> float:
     """Produce ``n`` events flat out with the real producer; its wall time."""
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SIM_PACE": "false",
-           "SIM_LIMIT": str(n), "SIM_RUN_ID": run, "SIM_SEED": "5", "LOG_LEVEL": "WARNING"}  # fmt: skip
+    env = {
+        **os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SIM_PACE": "false",
+        "SIM_LIMIT": str(n), "SIM_RUN_ID": run, "SIM_SEED": "5", "LOG_LEVEL": "WARNING",
+    }  # fmt: skip
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "producer"], cwd=ROOT, env=env, check=True)
     return time.perf_counter() - started

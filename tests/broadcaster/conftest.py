@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -45,6 +46,12 @@ async def start_ingest(base_env, log_dir) -> AsyncIterator[Callable[..., Awaitab
         }
         p = await start_process("ingest", full, log_dir, f"{name}-{len(procs)}")
         procs.append(p)
+        # Joined the group (it then reads from the committed offsets, or the beginning).
+        for _ in range(300):
+            if any(r["message"] == "ingest running" for r in p.logs()):
+                break
+            assert p.proc.returncode is None, p.log.read_text()[-3000:]
+            await asyncio.sleep(0.1)
         return p
 
     yield start

@@ -6,7 +6,7 @@ in this process from where the logs ended before producing, until all are commit
 
     .venv/bin/python benchmarks/sink_bench.py --events 200000
       [--bootstrap 127.0.0.1:19092] [--dsn postgresql://postgres@127.0.0.1:15432/inplay]
-      [--modes copy,executemany] [--batch 5000]
+      [--modes copy,executemany] [--batch 20000]
 
 Uses a stack that is up (`make up`, or any Kafka + migrated TimescaleDB); writes rows of
 runs named ``bench<hex>`` and consumer groups ``sink-bench-<hex>``.
@@ -119,7 +119,7 @@ async def main() -> None:
     parser.add_argument("--dsn", default=os.environ.get(
         "DATABASE_URL", "postgresql://postgres@127.0.0.1:15432/inplay"))  # fmt: skip
     parser.add_argument("--modes", default="copy,executemany")
-    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--batch", type=int, default=20_000)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     print(f"sink benchmark: {args.events:,} fresh events per mode, batches of {args.batch}")

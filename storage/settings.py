@@ -28,7 +28,7 @@ class SinkSettings(StorageSettings):
     sink_group_id: str = Field("timescale-sink", min_length=1, description="Consumer group.")
     sink_topics: tuple[str, ...] = Field(("games", "odds", "bets"), min_length=1)
     sink_max_batch: int = Field(
-        5000, ge=1, le=100_000, description="Records per transaction at most."
+        20_000, ge=1, le=100_000, description="Records per transaction at most."
     )
     sink_poll_timeout_ms: int = Field(200, ge=1, le=60_000)
     sink_write_mode: Literal["copy", "executemany"] = Field(

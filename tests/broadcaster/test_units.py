@@ -1,0 +1,215 @@
+"""Pure parts without sockets: state apply, channel routing, protocol parsing, conflation."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from broadcaster import protocol, publication, state
+from broadcaster.channels import Kind, channels_for, kind_of
+from broadcaster.errors import ERROR_CODES, UnknownChannel
+from broadcaster.gateway.hub import snapshot_data
+from broadcaster.gateway.limits import ConnectionLimits, TokenBucket, origin_allowed
+from broadcaster.gateway.writer import Message, conflate, text_frame
+from broadcaster.ingest.redis_scripts import batch_args, event_args
+from broadcaster.protocol import Auth, ClientError, Ping, Position, Subscribe, Unsubscribe
+from inplay_events import decode, to_dict
+
+GAME = {
+    "v": 1, "id": "e1", "game_id": "g1", "ts": 1, "seq": 1, "type": "game", "kind": "scheduled",
+    "status": "scheduled", "league": "Serie A", "sport": "football", "home": "A", "away": "B",
+    "start_time": 5, "score": {"home": 0, "away": 0}, "period": 0, "clock": 0,
+}  # fmt: skip
+ODDS = {
+    "v": 1, "id": "e2", "game_id": "g1", "ts": 2, "seq": 2, "type": "odds", "market_id": "m1",
+    "kind": "match_winner", "status": "open", "prices": {"home": 2.1, "away": 1.8},
+}  # fmt: skip
+BET = {
+    "v": 1, "id": "e3", "game_id": "g1", "ts": 3, "seq": 3, "type": "bet", "bet_id": "b1",
+    "account_id": "acct-1", "market_id": "m1", "selection_id": "home", "stake": 100,
+    "price": 2.1,
+}  # fmt: skip
+
+
+# --- channels ----------------------------------------------------------------------------
+
+
+def test_channel_kinds():
+    assert kind_of("games") is Kind.GAMES
+    assert kind_of("game:g1") is Kind.GAME
+    assert kind_of("league:Serie A") is Kind.LEAGUE
+    assert kind_of("user:acct-1") is Kind.USER
+    for bad in ("", "game", "game:", "user:", "foo:x", "games2", "game:a\nb", "game:" + "x" * 129):
+        with pytest.raises(UnknownChannel):
+            kind_of(bad)
+
+
+def test_routing():
+    assert channels_for(decode(GAME)) == ["games", "league:Serie A", "game:g1"]
+    assert channels_for(decode(ODDS)) == ["game:g1"]
+    assert channels_for(decode(BET)) == ["user:acct-1"]
+    alive = {"v": 1, "id": "a", "type": "alive", "producer": "p", "ts": 1}
+    assert channels_for(decode(alive)) == []
+
+
+# --- state -------------------------------------------------------------------------------
+
+
+def test_game_channel_state():
+    ch = "game:g1"
+    st = state.apply(ch, state.empty(ch), GAME)
+    st = state.apply(ch, st, ODDS)
+    assert st == {
+        "game": {k: GAME[k] for k in state.GAME_FIELDS},
+        "markets": {"m1": {"kind": "match_winner", "line": None, "status": "open",
+                           "prices": {"home": 2.1, "away": 1.8}}},
+    }  # fmt: skip
+    # A game event overwrites only the fields it carries.
+    partial = {**GAME, "seq": 4, "status": "live", "score": {"home": 1, "away": 0}}
+    del partial["clock"]
+    st2 = state.apply(ch, st, partial)
+    assert st2["game"]["clock"] == 0 and st2["game"]["status"] == "live"
+    assert st["game"]["status"] == "scheduled"  # apply does not mutate its input
+    assert state.apply(ch, st, BET) == st
+
+
+def test_games_league_and_user_state():
+    assert state.apply("games", state.empty("games"), GAME)["games"]["g1"]["home"] == "A"
+    assert state.apply("league:Serie A", state.empty("league:Serie A"), ODDS) == {"games": {}}
+    st = state.empty("user:acct-1")
+    for i in range(5):
+        st = state.apply("user:acct-1", st, {**BET, "bet_id": f"b{i}"}, user_bets=3)
+    assert [b["bet_id"] for b in st["bets"]] == ["b2", "b3", "b4"]
+    assert set(st["bets"][0]) == set(state.BET_FIELDS)
+
+
+def test_snapshot_data_matches_state_model():
+    game = orjson.dumps(state.game_object(GAME))
+    market = orjson.dumps(state.market_object(ODDS))
+    data = snapshot_data(Kind.GAME, [b"game", game, b"m:m1", market])
+    assert data == state.apply("game:g1", state.apply("game:g1", state.empty("game:g1"), GAME),
+                               ODDS)  # fmt: skip
+    assert snapshot_data(Kind.GAME, []) == state.empty("game:g1")
+    assert snapshot_data(Kind.GAMES, [b"g1", game]) == {"games": {"g1": state.game_object(GAME)}}
+    assert snapshot_data(Kind.USER, []) == {"bets": []}
+
+
+def test_script_args():
+    args = event_args(decode(ODDS))
+    assert args[:3] == ["e2", "g1:odds", 2]
+    assert args[3] == b',2,"m1"]\n'
+    assert orjson.loads(args[4]) == to_dict(decode(ODDS))
+    assert args[5] == 1 and args[6:9] == ["game:g1", b'"game:g1"', "set"]
+    game_args = event_args(decode(GAME))
+    assert game_args[5] == 3 and game_args[8] == "merge"
+    whole = batch_args([decode(GAME), decode(ODDS)], "ep1", _config())
+    assert whole[1] == "ep1" and whole[6] == 2
+
+
+def _config():
+    from broadcaster.ingest.redis_scripts import ApplyConfig
+
+    return ApplyConfig(history_maxlen=10, history_ttl_ms=1000, dedupe_ttl_ms=1000, user_bets=5)
+
+
+def test_publication_roundtrip():
+    msg = publication.event_message("game:g1", 7, ODDS)
+    payload = b'["ep",7' + publication.header_tail(2, "m1") + msg
+    assert publication.split(payload) == ("ep", 7, 2, "m1", msg)
+
+
+# --- protocol ----------------------------------------------------------------------------
+
+
+def test_parse_ops():
+    sub = protocol.parse(b'{"op":"subscribe","channels":["games","games","game:g1"],"ref":"r",'
+                         b'"resume":{"game:g1":{"epoch":"e","seq":4}}}')  # fmt: skip
+    assert sub == Subscribe(("games", "game:g1"), {"game:g1": Position("e", 4)}, 0, "r")
+    assert protocol.parse('{"op":"unsubscribe","channels":["games"],"ref":3}') == Unsubscribe(
+        ("games",), 3
+    )
+    assert protocol.parse('{"op":"ping"}') == Ping()
+    assert protocol.parse('{"op":"auth","token":"t"}') == Auth("t")
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "ref"),
+    [
+        ("{", "bad_json", None),
+        ("[]", "bad_message", None),
+        ('{"ref":1}', "bad_message", 1),
+        ('{"op":"x","ref":"a"}', "unknown_op", "a"),
+        ('{"op":"ping","ref":true}', "bad_message", None),
+        ('{"op":"ping","ref":{"a":1}}', "bad_message", None),
+        ('{"op":"subscribe","channels":[]}', "bad_message", None),
+        ('{"op":"subscribe","channels":[1]}', "bad_message", None),
+        ('{"op":"subscribe","channels":["x"],"ref":2}', "unknown_channel", 2),
+        ('{"op":"subscribe","channels":["games"],"conflate_ms":1.5}', "bad_conflate", None),
+        ('{"op":"subscribe","channels":["games"],"conflate_ms":10001}', "bad_conflate", None),
+        ('{"op":"subscribe","channels":["games"],"resume":{"game:x":{"epoch":"e","seq":1}}}',
+         "bad_resume", None),
+        ('{"op":"subscribe","channels":["games"],"resume":{"games":{"epoch":"e","seq":-1}}}',
+         "bad_resume", None),
+        ('{"op":"auth","token":5}', "bad_message", None),
+    ],
+)  # fmt: skip
+def test_parse_errors(raw, code, ref):
+    with pytest.raises(ClientError) as info:
+        protocol.parse(raw)
+    assert info.value.error.code == code
+    assert info.value.ref == ref
+    assert code in ERROR_CODES
+
+
+def test_server_messages():
+    assert orjson.loads(protocol.welcome(1000)) == {
+        "type": "welcome", "protocol": 1, "heartbeat_ms": 1000, "status": "live"}  # fmt: skip
+    assert orjson.loads(protocol.error("bad_json", "m", "r")) == {
+        "type": "error", "ref": "r", "code": "bad_json", "message": "m"}  # fmt: skip
+    marked = protocol.mark_conflated(b'{"type":"event","seq":3}')
+    assert orjson.loads(marked) == {"type": "event", "seq": 3, "conflated": True}
+
+
+# --- writer ------------------------------------------------------------------------------
+
+
+def test_text_frame_lengths():
+    for n in (0, 125, 126, 65535, 65536):
+        f = text_frame(b"x" * n)
+        assert f[0] == 0x81 and f.endswith(b"x" * n)
+        assert len(f) - n == (2 if n < 126 else 4 if n < 65536 else 10)
+
+
+def _odds(seq: int, market: str, ch: str = "game:g1") -> Message:
+    return Message(orjson.dumps({"type": "event", "seq": seq, "m": market}), ch, seq, 1, market)
+
+
+def test_conflation_keeps_latest_per_market_in_order():
+    q = [_odds(1, "a"), _odds(2, "b"), Message(b'{"type":"event","seq":3}', "game:g1", 3),
+         _odds(4, "a"), _odds(5, "a"), _odds(6, "a", "game:g2")]  # fmt: skip
+    assert conflate(q) == 2
+    out = [orjson.loads(m.msg) for m in q]
+    assert [m["seq"] for m in out] == [2, 3, 5, 6]
+    assert [m.get("conflated", False) for m in out] == [False, False, True, False]
+    assert conflate(q) == 0  # nothing more to drop
+    again = [*q, _odds(7, "a")]
+    assert conflate(again) == 1
+    assert orjson.loads(again[-1].msg)["conflated"] is True and again[-1].seq == 7
+
+
+# --- limits ------------------------------------------------------------------------------
+
+
+def test_token_bucket_and_connection_limits():
+    b = TokenBucket(rate=2, burst=3, now=0)
+    assert [b.allow(0) for _ in range(4)] == [True, True, True, False]
+    assert b.allow(0.5) and not b.allow(0.5)
+    lim = ConnectionLimits(max_total=3, max_per_ip=2)
+    assert lim.acquire("a") is None and lim.acquire("a") is None
+    assert "address" in (lim.acquire("a") or "")
+    assert lim.acquire("b") is None
+    assert "gateway" in (lim.acquire("c") or "")
+    lim.release("a")
+    assert lim.acquire("c") is None
+    assert origin_allowed(None, None) and origin_allowed("x", None)
+    assert origin_allowed(None, frozenset({"null"})) and not origin_allowed("x", frozenset({"y"}))

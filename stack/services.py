@@ -28,6 +28,10 @@ def platform_services(settings: StackSettings) -> list[Service]:
     host, api = settings.host, settings.api_port
     return [
         Service("migrate", [py, "-m", "storage", "migrate"], oneshot=True),
+        # The broker starts with empty, in-memory topics every time: offsets the sink stored
+        # against the last run's logs would make it skip that many new events.
+        Service("forget-offsets", [py, "-m", "storage", "forget-offsets"], oneshot=True),
+        Service("sink", [py, "-m", "storage", "sink"]),
         Service(
             "rest-api",
             [py, "-m", "rest_api"],

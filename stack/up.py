@@ -36,14 +36,16 @@ def running_owner(settings: StackSettings) -> int | None:
     return pid if pid != os.getpid() else None
 
 
-def check_ports_free(settings: StackSettings) -> None:
+def check_ports_free(settings: StackSettings, services: bool = True) -> None:
     """Fail early, naming the variable to change, when a port of the stack is taken."""
-    for var, port in (
+    ports = [
         ("INPLAY_PG_PORT", settings.pg_port),
         ("INPLAY_REDIS_PORT", settings.redis_port),
         ("INPLAY_KAFKA_PORT", settings.kafka_port),
-        ("INPLAY_API_PORT", settings.api_port),
-    ):
+    ]
+    if services:
+        ports.append(("INPLAY_API_PORT", settings.api_port))
+    for var, port in ports:
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:

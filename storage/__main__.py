@@ -1,8 +1,9 @@
-"""``python -m storage migrate|sink``: apply the database migrations, or run the sink."""
+"""``python -m storage migrate|sink|forget-offsets``: migrations, the sink, offset reset."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 
 import psycopg
 
@@ -19,6 +20,11 @@ def main() -> None:
     sub.add_parser(
         "sink", help="consume games/odds/bets into TimescaleDB, exactly once (runs until stopped)"
     )
+    sub.add_parser(
+        "forget-offsets",
+        help="delete the sink's stored Kafka offsets: only after the broker's topics were "
+        "recreated empty (the local stack does this at every start)",
+    )
     args = parser.parse_args()
     if args.command == "sink":
         raise SystemExit(_sink())
@@ -31,6 +37,16 @@ def main() -> None:
         except psycopg.OperationalError as exc:
             log.error("database unreachable", extra={"error": str(exc).strip()})
             raise SystemExit(1) from None
+    elif args.command == "forget-offsets":
+        forgotten = asyncio.run(_forget_offsets(settings.database_url))
+        log.info("stored offsets forgotten", extra={"partitions": forgotten})
+
+
+async def _forget_offsets(dsn: str) -> int:
+    from storage.sink.offsets import forget_all
+
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        return await forget_all(conn)
 
 
 def _sink() -> int:

@@ -64,7 +64,7 @@ def stack() -> Iterator[TestStack]:
     """The real services, started once per test session and stopped at its end."""
     settings = _test_settings()
     stop_recorded(settings.run_dir)  # a run that was killed may have left them behind
-    check_ports_free(settings)
+    check_ports_free(settings, services=False)  # the harness starts no platform service
     children: list[Child] = []
     try:
         asyncio.run(_start(settings, children))

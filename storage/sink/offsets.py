@@ -67,3 +67,13 @@ async def reset_to_start(conn: AsyncConnection, group: str, tp: TopicPartition, 
             (group, tp[0], tp[1], stale),
         )
         return cur.rowcount == 1
+
+
+async def forget_all(conn: AsyncConnection) -> int:
+    """Delete every stored offset of every group; return how many there were.
+
+    For a broker that was recreated empty (the local stack's in-memory broker): offsets
+    stored against the old logs would skip that many events of the new ones.
+    """
+    cur = await conn.execute("DELETE FROM consumer_offsets")
+    return cur.rowcount

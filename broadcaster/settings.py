@@ -37,6 +37,13 @@ class IngestSettings(BaseSettings):
     ingest_commit_interval_ms: int = Field(
         200, ge=0, description="Kafka offsets are committed at most this often (after Redis)."
     )
+    ingest_fetch_max_wait_ms: int = Field(
+        10,
+        ge=0,
+        le=5000,
+        description="Longest a Kafka fetch waits for data; the local broker answers an idle "
+        "fetch only at this deadline, so it bounds the feed's added latency.",
+    )
     log_level: str = Field("INFO", pattern=_LOG_LEVEL)
 
 

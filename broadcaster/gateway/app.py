@@ -30,6 +30,7 @@ def build(settings: GatewaySettings, log: logging.Logger) -> Gateway:
         ),
         stats,
         metrics.LATENCY.observe,
+        metrics.GATEWAY_LATENCY.observe,
     )
     hub = Hub(log)
     hub.broker = Broker(s.redis_url, hub.on_publication, hub.recover_all, log)

@@ -26,6 +26,9 @@ from broadcaster.ingest.consumer import new_epoch
 from broadcaster.protocol import Position
 
 SUBSCRIBE_TIMEOUT_S = 5.0
+SYNC_CONNECTIONS = 32
+# Subscribed from the start so the pub/sub connection always exists (nothing publishes yet).
+CONTROL_CHANNEL = keys.PREFIX + "control"
 # A resume further back than this is answered with a snapshot (cheaper than a long replay).
 MAX_REPLAY = 10_000
 
@@ -77,7 +80,12 @@ class Broker:
         on_resubscribed: Callable[[], None],
         log: logging.Logger,
     ) -> None:
-        self.redis = aioredis.from_url(url)
+        # Reads queue for one of a bounded set of connections: a reconnect storm of thousands
+        # of clients must not open thousands of Redis connections (or fail for lack of them).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=SYNC_CONNECTIONS, timeout=SUBSCRIBE_TIMEOUT_S
+        )
+        self.redis = aioredis.Redis(connection_pool=pool)
         self._sync = self.redis.register_script(SYNC_LUA)
         # The pub/sub client must surface connection loss to the reader (no silent retry),
         # so the hub can recover what was published meanwhile.
@@ -88,12 +96,18 @@ class Broker:
         self._log = log
         self._confirmed: dict[str, asyncio.Future[None]] = {}
         self._task: asyncio.Task[None] | None = None
+        # redis-py's PubSub opens its connection on the first command; concurrent first
+        # commands would each open one and orphan all but the last, so commands take turns.
+        self._lock = asyncio.Lock()
         self.healthy = True
         self.reconnects = 0
 
     async def start(self) -> None:
         """Check Redis answers and start the pub/sub reader."""
         await self.redis.ping()
+        async with self._lock:
+            # Opens the pub/sub connection before any client asks for a channel.
+            await self._pubsub.subscribe(CONTROL_CHANNEL)
         self._task = asyncio.create_task(self._reader(), name="redis-pubsub")
 
     async def stop(self) -> None:
@@ -113,7 +127,8 @@ class Broker:
         if fut is None:
             fut = self._confirmed[channel] = asyncio.get_running_loop().create_future()
             try:
-                await self._pubsub.subscribe(keys.pubsub(channel))
+                async with self._lock:
+                    await self._pubsub.subscribe(keys.pubsub(channel))
             except RedisError as exc:
                 self._confirmed.pop(channel, None)
                 raise Unavailable(f"redis: {exc}") from None
@@ -128,7 +143,8 @@ class Broker:
         if fut is not None and not fut.done():
             fut.cancel()
         with contextlib.suppress(RedisError):
-            await self._pubsub.unsubscribe(keys.pubsub(channel))
+            async with self._lock:
+                await self._pubsub.unsubscribe(keys.pubsub(channel))
 
     async def sync(self, channel: str, list_state: bool, resume: Position | None) -> SyncResult:
         """Epoch, seq and either the replay after ``resume`` or the state, read atomically."""
@@ -148,19 +164,18 @@ class Broker:
         return SyncResult(kind == b"r", epoch.decode(), int(seq), list(items))
 
     async def _reader(self) -> None:
-        prefix = len(keys.PUBSUB_PREFIX)
+        pubsub_prefix = keys.PUBSUB_PREFIX.encode()
+        prefix = len(pubsub_prefix)
         delay = 0.2
         while True:
             try:
-                if not self._confirmed or self._pubsub.connection is None:
-                    # Nothing subscribed yet (the first SUBSCRIBE makes the connection).
-                    await asyncio.sleep(0.01)
-                    continue
                 msg = await self._pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
                 delay = 0.2
                 if msg is None:
                     continue
                 kind = msg["type"]
+                if not msg["channel"].startswith(pubsub_prefix):
+                    continue  # the control channel
                 if kind == "message":
                     self._on_message(msg["channel"][prefix:].decode(), msg["data"])
                 elif kind == "subscribe":
@@ -190,8 +205,9 @@ class Broker:
         for ch in channels:
             self._confirmed[ch] = loop.create_future()
         try:
-            if channels:
-                await self._pubsub.subscribe(*(keys.pubsub(ch) for ch in channels))
+            async with self._lock:
+                names = (keys.pubsub(ch) for ch in channels)
+                await self._pubsub.subscribe(CONTROL_CHANNEL, *names)
         except RedisError as exc:
             self._log.warning("resubscribe failed", extra={"error": str(exc)})
             return False

@@ -66,7 +66,7 @@ class Channel:
         self.pending: dict[Writer, PendingSub] = {}
         self.epoch: str | None = None
         self.last_seq = 0
-        self.recovering: list[tuple[str, int, int, str | None, bytes]] | None = None
+        self.recovering: list[tuple[str, int, int, str | None, int, bytes]] | None = None
         self.empty_since: float | None = None
 
     def empty(self) -> bool:
@@ -154,7 +154,7 @@ class Hub:
             assert resume is not None
             w.push_bytes(protocol.subscribed(name, result.epoch, resume.seq, True))
             for payload in result.items:
-                _, seq, _, ckey, msg = publication.split(payload)
+                _, seq, _, ckey, _, msg = publication.split(payload)
                 w.push(Message(msg, name, seq, 0, ckey))
         else:
             data = snapshot_data(ch.kind, result.items)
@@ -218,21 +218,28 @@ class Hub:
         self._dispatch(ch, *pub)
 
     def _dispatch(
-        self, ch: Channel, epoch: str, seq: int, ts: int, ckey: str | None, msg: bytes
+        self,
+        ch: Channel,
+        epoch: str,
+        seq: int,
+        ts: int,
+        ckey: str | None,
+        published: int,
+        msg: bytes,
     ) -> None:
         if ch.epoch is not None:
             if epoch == ch.epoch:
                 if seq <= ch.last_seq:
                     return  # already delivered (read back from history)
                 if seq != ch.last_seq + 1:
-                    self._recover(ch, (epoch, seq, ts, ckey, msg))
+                    self._recover(ch, (epoch, seq, ts, ckey, published, msg))
                     return
             else:
-                self._recover(ch, (epoch, seq, ts, ckey, msg))
+                self._recover(ch, (epoch, seq, ts, ckey, published, msg))
                 return
         ch.epoch = epoch
         ch.last_seq = seq
-        m = Message(msg, ch.name, seq, ts, ckey)
+        m = Message(msg, ch.name, seq, ts, ckey, False, published)
         # The hot path: every live writer gets the same Message (and so the same frame).
         for w in ch.live:
             if not w.closed:
@@ -254,7 +261,7 @@ class Hub:
             if ch.pending.pop(w, None) is not None:
                 ch.live[w] = None
 
-    def _recover(self, ch: Channel, first: tuple[str, int, int, str | None, bytes]) -> None:
+    def _recover(self, ch: Channel, first: tuple[str, int, int, str | None, int, bytes]) -> None:
         """Hold the channel, read back what was missed, then go on with what was held."""
         self.recoveries += 1
         ch.recovering = [first]
@@ -286,7 +293,7 @@ class Hub:
                 await asyncio.sleep(0.5)
         if result.recovered:
             for payload in result.items:
-                epoch, seq, _, ckey, msg = publication.split(payload)
+                epoch, seq, _, ckey, _, msg = publication.split(payload)
                 ch.epoch, ch.last_seq = epoch, seq
                 m = Message(msg, ch.name, seq, 0, ckey)
                 for w in ch.live:

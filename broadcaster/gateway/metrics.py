@@ -17,6 +17,11 @@ LATENCY = Histogram(
     "Event time (ts) to the frame holding it written to a client socket (first write).",
     buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
 )
+GATEWAY_LATENCY = Histogram(
+    "inplay_gateway_publish_to_send_seconds",
+    "Ingest sending the event to Redis to the frame written (first write): the gateway's share.",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
+)
 
 
 class GatewayCollector(Collector):

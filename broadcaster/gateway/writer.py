@@ -31,7 +31,7 @@ def text_frame(payload: bytes) -> bytes:
 class Message:
     """One queued message: a channel publication or a control message (subscribed, pong...)."""
 
-    __slots__ = ("channel", "ckey", "conflated", "frame", "msg", "sent", "seq", "ts")
+    __slots__ = ("channel", "ckey", "conflated", "frame", "msg", "published", "sent", "seq", "ts")
 
     def __init__(
         self,
@@ -41,8 +41,10 @@ class Message:
         ts: int = 0,
         ckey: str | None = None,
         conflated: bool = False,
+        published: int = 0,
     ) -> None:
         self.msg = msg
+        self.published = published
         self.channel = channel
         self.seq = seq
         self.ts = ts
@@ -83,7 +85,9 @@ def conflate(queue: list[Message]) -> int:
                 replaced.add(key)
                 continue
             if key in replaced and not m.conflated:
-                m = Message(mark_conflated(m.msg), m.channel, m.seq, m.ts, m.ckey, True)
+                m = Message(
+                    mark_conflated(m.msg), m.channel, m.seq, m.ts, m.ckey, True, m.published
+                )
         out.append(m)
     queue[:] = out
     return dropped
@@ -169,12 +173,12 @@ class Writer:
             frame = m.frame_bytes()
             if not m.sent:
                 m.sent = True
-                flusher.observe(wall_ms - m.ts)
+                flusher.observe(wall_ms, m)
         else:
             for m in q:
                 if not m.sent:
                     m.sent = True
-                    flusher.observe(wall_ms - m.ts)
+                    flusher.observe(wall_ms, m)
             frame = text_frame(b"[" + b",".join([m.msg for m in q]) + b"]")
         stats.messages += len(q)
         stats.frames += 1
@@ -197,19 +201,23 @@ class Flusher:
         interval_s: float,
         marks: Marks,
         stats: Stats,
-        observe: Callable[[float], None],
+        observe_feed: Callable[[float], None],
+        observe_gateway: Callable[[float], None],
     ) -> None:
         self.interval_s = interval_s
         self.marks = marks
         self.stats = stats
-        self._observe_ms = observe
+        self._observe_feed = observe_feed
+        self._observe_gateway = observe_gateway
         self._dirty: list[Writer] = []
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def observe(self, latency_ms: float) -> None:
-        """Record one feed-to-send latency."""
-        self._observe_ms(latency_ms / 1000.0)
+    def observe(self, wall_ms: int, m: Message) -> None:
+        """Record a publication's first write: since its event time, and since ingest sent it."""
+        self._observe_feed((wall_ms - m.ts) / 1000.0)
+        if m.published:
+            self._observe_gateway((wall_ms - m.published) / 1000.0)
 
     def mark(self, writer: Writer) -> None:
         """A writer has messages: flush it at the end of the current window."""

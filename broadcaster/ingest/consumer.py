@@ -66,6 +66,10 @@ class _Revoked(ConsumerRebalanceListener):
         self._ingest = ingest
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        running = self._ingest._committing
+        if running is not None:
+            with contextlib.suppress(Exception):
+                await running
         await self._ingest.commit(force=True)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
@@ -80,7 +84,10 @@ class Ingest:
         self.log = log
         self.counts: Counter[str] = Counter()
         self._pending: dict[TopicPartition, int] = {}
+        # Event time -> applied in Redis, per event of the current report window (ms).
+        self._lags: list[int] = []
         self._last_commit = 0.0
+        self._committing: asyncio.Task[None] | None = None
         self._config = ApplyConfig(
             history_maxlen=settings.ingest_history_maxlen,
             history_ttl_ms=int(settings.ingest_history_ttl_s * 1000),
@@ -94,7 +101,7 @@ class Ingest:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             # Latency matters more than fetch efficiency here: answer as soon as data exists.
-            fetch_max_wait_ms=50,
+            fetch_max_wait_ms=settings.ingest_fetch_max_wait_ms,
         )
         self.producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -122,6 +129,9 @@ class Ingest:
 
     async def stop(self) -> None:
         """Commit what was applied, leave the group, close connections."""
+        if self._committing is not None:
+            with contextlib.suppress(Exception):
+                await self._committing
         try:
             await self.commit(force=True)
         finally:
@@ -137,7 +147,9 @@ class Ingest:
             batches = await self.consumer.getmany(timeout_ms=100, max_records=2000)
             if batches:
                 await self.process(batches)
-            await self.commit()
+            # Committing waits on the broker; it runs beside the next fetch, not before it.
+            if self._committing is None or self._committing.done():
+                self._committing = asyncio.create_task(self.commit())
             now = loop.time()
             if now >= next_check:
                 next_check = now + CHECK_END_EVERY_S
@@ -147,7 +159,7 @@ class Ingest:
                 await self._heartbeat()
             if now >= next_report:
                 next_report = now + REPORT_EVERY_S
-                self.log.info("ingest", extra={"counts": dict(self.counts)})
+                self.log.info("ingest", extra={"counts": dict(self.counts), **self._lag_report()})
 
     async def process(self, batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> None:
         """Validate, dead-letter the invalid, apply the valid to Redis; note next offsets."""
@@ -184,6 +196,8 @@ class Ingest:
                 self.log.warning("redis unavailable, retrying", extra={"error": str(exc)})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
+        now_ms = int(time.time() * 1000)
+        self._lags.extend(now_ms - e.ts for e in events)
         for status in result:
             if status == APPLIED:
                 self.counts["applied"] += 1
@@ -191,6 +205,15 @@ class Ingest:
                 self.counts["duplicate"] += 1
             elif status == STALE:
                 self.counts["stale"] += 1
+
+    def _lag_report(self) -> dict[str, int]:
+        """Event-time-to-Redis lag of the window just ended (p50, p99, max), then reset."""
+        lags, self._lags = sorted(self._lags), []
+        if not lags:
+            return {}
+        n = len(lags)
+        return {"lag_ms_p50": lags[n // 2], "lag_ms_p99": lags[min(n - 1, n * 99 // 100)],
+                "lag_ms_max": lags[-1]}  # fmt: skip
 
     async def commit(self, force: bool = False) -> None:
         """Commit the offsets after the events Redis has; at most every commit interval."""

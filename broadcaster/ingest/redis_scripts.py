@@ -11,6 +11,7 @@ events of one game are ordered within a topic but may interleave differently acr
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,8 @@ local hist_ttl = ARGV[4]
 local dd_ttl = ARGV[5]
 local ucap = tonumber(ARGV[6])
 local n = tonumber(ARGV[7])
-local i = 8
+local published = ARGV[8] .. ']\\n'
+local i = 9
 local out = {}
 for e = 1, n do
   local id, gk, gseq = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
@@ -76,7 +78,7 @@ for e = 1, n do
         redis.call('LTRIM', sk, -ucap, -1)
       end
       local msg = '{"type":"event","channel":' .. chj .. ',"seq":' .. s .. ',"data":' .. data .. '}'
-      local payload = '["' .. ep .. '",' .. s .. hdr .. msg
+      local payload = '["' .. ep .. '",' .. s .. hdr .. published .. msg
       redis.call('XADD', hk, 'MAXLEN', '~', maxlen, s .. '-0', 'm', payload)
       redis.call('PEXPIRE', hk, hist_ttl)
       redis.call('PUBLISH', p .. 'p:' .. ch, payload)
@@ -127,7 +129,7 @@ def event_args(event: Event) -> list[bytes | str | int]:
         event.id,
         f"{game_id}:{event.type}",
         getattr(event, "seq", 0),
-        publication.header_tail(event.ts, ckey),
+        publication.header_middle(event.ts, ckey),
         _dumps(data),
         len(ops),
     ]
@@ -146,6 +148,7 @@ def batch_args(events: list[Event], epoch: str, config: ApplyConfig) -> list[byt
         config.dedupe_ttl_ms,
         config.user_bets,
         len(events),
+        int(time.time() * 1000),
     ]
     for event in events:
         args.extend(event_args(event))

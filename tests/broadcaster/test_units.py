@@ -97,13 +97,13 @@ def test_snapshot_data_matches_state_model():
 def test_script_args():
     args = event_args(decode(ODDS))
     assert args[:3] == ["e2", "g1:odds", 2]
-    assert args[3] == b',2,"m1"]\n'
+    assert args[3] == b',2,"m1",'
     assert orjson.loads(args[4]) == to_dict(decode(ODDS))
     assert args[5] == 1 and args[6:9] == ["game:g1", b'"game:g1"', "set"]
     game_args = event_args(decode(GAME))
     assert game_args[5] == 3 and game_args[8] == "merge"
     whole = batch_args([decode(GAME), decode(ODDS)], "ep1", _config())
-    assert whole[1] == "ep1" and whole[6] == 2
+    assert whole[1] == "ep1" and whole[6] == 2 and whole[7] > 0
 
 
 def _config():
@@ -114,8 +114,8 @@ def _config():
 
 def test_publication_roundtrip():
     msg = publication.event_message("game:g1", 7, ODDS)
-    payload = b'["ep",7' + publication.header_tail(2, "m1") + msg
-    assert publication.split(payload) == ("ep", 7, 2, "m1", msg)
+    payload = b'["ep",7' + publication.header_middle(2, "m1") + b"9]\n" + msg
+    assert publication.split(payload) == ("ep", 7, 2, "m1", 9, msg)
 
 
 # --- protocol ----------------------------------------------------------------------------

@@ -43,7 +43,9 @@ def numbers(gw: Gateway) -> dict[str, float]:
     hub = gw.hub
     return {
         "connections": len(gw.connections),
-        "subscriptions": sum(len(c.live) + len(c.pending) for c in list(hub.channels.values())),
+        "subscriptions": sum(
+            len(c.live) + len(c.pending) + len(c.conflating) for c in list(hub.channels.values())
+        ),
         "channels": len(hub.channels),
         "messages_out": st.messages,
         "bytes_out": st.bytes,

@@ -23,6 +23,7 @@ from broadcaster import protocol, publication
 from broadcaster.channels import Kind, kind_of
 from broadcaster.errors import Unavailable
 from broadcaster.gateway.broker import Broker, SyncResult
+from broadcaster.gateway.conflater import Conflater
 from broadcaster.gateway.writer import Message, Writer
 from broadcaster.protocol import Position
 
@@ -35,10 +36,11 @@ Pub = tuple[str, Message]  # (epoch, message)
 class PendingSub:
     """A subscription whose snapshot or replay is being read."""
 
-    __slots__ = ("buffer", "epoch", "synced", "through", "writer")
+    __slots__ = ("buffer", "conflate_ms", "epoch", "synced", "through", "writer")
 
-    def __init__(self, writer: Writer) -> None:
+    def __init__(self, writer: Writer, conflate_ms: int = 0) -> None:
         self.writer = writer
+        self.conflate_ms = conflate_ms
         self.buffer: list[Pub] = []
         self.synced = False
         self.epoch = ""
@@ -49,6 +51,7 @@ class Channel:
     """One channel of this process: its live writers, pending subscriptions and position."""
 
     __slots__ = (
+        "conflating",
         "empty_since",
         "epoch",
         "kind",
@@ -63,6 +66,8 @@ class Channel:
         self.name = name
         self.kind = kind_of(name)
         self.live: dict[Writer, None] = {}
+        # Live subscriptions that asked for conflate_ms > 0.
+        self.conflating: dict[Writer, Conflater] = {}
         self.pending: dict[Writer, PendingSub] = {}
         self.epoch: str | None = None
         self.last_seq = 0
@@ -71,7 +76,7 @@ class Channel:
 
     def empty(self) -> bool:
         """No client wants this channel."""
-        return not self.live and not self.pending
+        return not self.live and not self.pending and not self.conflating
 
 
 def snapshot_data(kind: Kind, items: list[bytes]) -> dict[str, Any]:
@@ -101,14 +106,16 @@ class Hub:
 
     # --- client side ---------------------------------------------------------------------
 
-    async def subscribe(self, writer: Writer, name: str, resume: Position | None) -> None:
+    async def subscribe(
+        self, writer: Writer, name: str, resume: Position | None, conflate_ms: int = 0
+    ) -> None:
         """Send ``subscribed`` plus snapshot or replay, then deltas; raise Unavailable."""
         assert self.broker is not None
         ch = self.channels.get(name)
         if ch is None:
             ch = self.channels[name] = Channel(name)
         ch.empty_since = None
-        sub = PendingSub(writer)
+        sub = PendingSub(writer, conflate_ms)
         ch.pending[writer] = sub
         try:
             await self.broker.subscribe(name)
@@ -129,6 +136,9 @@ class Hub:
             return
         ch.live.pop(writer, None)
         ch.pending.pop(writer, None)
+        conflater = ch.conflating.pop(writer, None)
+        if conflater is not None:
+            conflater.stop()
         self._maybe_empty(ch)
 
     def position(self, writer: Writer, name: str) -> int | None:
@@ -138,6 +148,9 @@ class Hub:
             return None
         if writer in ch.live:
             return ch.last_seq
+        conflater = ch.conflating.get(writer)
+        if conflater is not None:
+            return conflater.flushed
         sub = ch.pending.get(writer)
         return sub.through if sub is not None and sub.synced else None
 
@@ -171,7 +184,13 @@ class Hub:
         # read (seq <= through) must keep being filtered.
         if ch.epoch == sub.epoch and ch.last_seq == sub.through and ch.recovering is None:
             del ch.pending[w]
-            ch.live[w] = None
+            self._go_live(ch, sub)
+
+    def _go_live(self, ch: Channel, sub: PendingSub) -> None:
+        if sub.conflate_ms:
+            ch.conflating[sub.writer] = Conflater(sub.writer, ch.name, sub.conflate_ms, sub.through)
+        else:
+            ch.live[sub.writer] = None
 
     def _offer(self, ch: Channel, sub: PendingSub, epoch: str, m: Message) -> bool:
         """Deliver ``m`` to a synced pending subscription if it is new to it; False if the
@@ -247,6 +266,9 @@ class Hub:
                 if not w.dirty:
                     w.dirty = True
                     w.flusher.mark(w)
+        if ch.conflating:
+            for c in ch.conflating.values():
+                c.push(m)
         if ch.pending:
             self._offer_pending(ch, epoch, m)
 
@@ -258,8 +280,9 @@ class Hub:
             elif self._offer(ch, sub, epoch, m) and sub.through == ch.last_seq:
                 caught_up.append(w)
         for w in caught_up:
-            if ch.pending.pop(w, None) is not None:
-                ch.live[w] = None
+            sub = ch.pending.pop(w, None)
+            if sub is not None:
+                self._go_live(ch, sub)
 
     def _recover(self, ch: Channel, first: tuple[str, int, int, str | None, int, bytes]) -> None:
         """Hold the channel, read back what was missed, then go on with what was held."""
@@ -298,15 +321,19 @@ class Hub:
                 m = Message(msg, ch.name, seq, 0, ckey)
                 for w in ch.live:
                     w.push(m)
+                for c in ch.conflating.values():
+                    c.push(m)
                 if ch.pending:
                     self._offer_pending(ch, epoch, m)
         else:
             data = snapshot_data(ch.kind, result.items)
             sub_msg = Message(protocol.subscribed(ch.name, result.epoch, result.seq, False))
             snap_msg = Message(protocol.snapshot(ch.name, result.epoch, result.seq, data))
-            for w in ch.live:
+            for w in [*ch.live, *ch.conflating]:
                 w.push(sub_msg)
                 w.push(snap_msg)
+            for c in ch.conflating.values():
+                c.reset(result.seq)
         ch.epoch, ch.last_seq = result.epoch, result.seq
         held, ch.recovering = ch.recovering or [], None
         for i, pub in enumerate(held):

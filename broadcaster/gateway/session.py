@@ -12,7 +12,6 @@ from broadcaster import protocol
 from broadcaster.channels import Kind, kind_of, user_account
 from broadcaster.errors import (
     AlreadySubscribed,
-    BadConflate,
     BroadcasterError,
     InternalError,
     NotSubscribed,
@@ -113,10 +112,6 @@ class Session:
         if not self.rate.allow(loop.time()):
             self._error(RateLimited("too many subscribe/unsubscribe ops per second"), op.ref)
             return
-        if op.conflate_ms != 0:
-            # Client-chosen conflation (DESIGN.md "Feed safety") is not built yet.
-            self._error(BadConflate("conflate_ms other than 0 is not supported yet"), op.ref)
-            return
         fresh = [ch for ch in op.channels if ch not in self.channels]
         for ch in op.channels:
             if ch in self.channels:
@@ -137,7 +132,7 @@ class Session:
                     continue
             self.channels[ch] = None
             try:
-                await self.hub.subscribe(self.writer, ch, op.resume.get(ch))
+                await self.hub.subscribe(self.writer, ch, op.resume.get(ch), op.conflate_ms)
             except BroadcasterError as exc:
                 self.channels.pop(ch, None)
                 self._error(exc, op.ref)

@@ -149,6 +149,7 @@ class Client:
 
     ws: ClientConnection
     messages: list[dict] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # monotonic receive time per message
     frames: int = 0
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     _new: asyncio.Event = field(default_factory=asyncio.Event)
@@ -167,7 +168,9 @@ class Client:
             async for raw in self.ws:
                 self.frames += 1
                 obj = orjson.loads(raw)
-                self.messages.extend(obj if isinstance(obj, list) else [obj])
+                batch = obj if isinstance(obj, list) else [obj]
+                self.messages.extend(batch)
+                self.arrivals.extend([time.monotonic()] * len(batch))
                 self._new.set()
         except Exception:
             pass

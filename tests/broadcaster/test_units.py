@@ -213,3 +213,42 @@ def test_token_bucket_and_connection_limits():
     assert lim.acquire("c") is None
     assert origin_allowed(None, None) and origin_allowed("x", None)
     assert origin_allowed(None, frozenset({"null"})) and not origin_allowed("x", frozenset({"y"}))
+
+
+# --- client-chosen conflation ------------------------------------------------------------
+
+
+class _Collect:
+    def __init__(self):
+        self.out: list[Message] = []
+
+    def push(self, m: Message) -> None:
+        self.out.append(m)
+
+
+async def test_conflater_merges_games_keeps_latest_odds_and_passes_bets():
+    import asyncio
+
+    from broadcaster.gateway.conflater import Conflater
+
+    w = _Collect()
+    c = Conflater(w, "game:g1", 50, through=0)  # type: ignore[arg-type]
+
+    def ev(seq, data, ckey=None):
+        return Message(publication.event_message("game:g1", seq, data), "game:g1", seq, 1, ckey)
+
+    c.push(ev(1, GAME))
+    c.push(ev(2, ODDS, "m1"))
+    c.push(ev(3, {**ODDS, "prices": {"home": 3.0, "away": 1.5}}, "m1"))
+    c.push(ev(4, {**GAME, "status": "live", "clock": None} | {"clock": 60}))
+    c.push(ev(5, BET))
+    assert w.out == []
+    await asyncio.sleep(0.12)
+    got = [orjson.loads(m.msg) for m in w.out]
+    assert [m["seq"] for m in got] == [3, 4, 5]
+    assert got[0]["conflated"] and got[0]["data"]["prices"] == {"home": 3.0, "away": 1.5}
+    assert got[1]["conflated"] and got[1]["data"]["status"] == "live"
+    assert got[1]["data"]["clock"] == 60 and got[1]["data"]["league"] == "Serie A"
+    assert "conflated" not in got[2]
+    assert c.flushed == 5
+    c.stop()

@@ -176,3 +176,36 @@ async def test_resume_after_trim_or_other_epoch_gets_a_snapshot(stack, gateway):
         assert snap2["data"] == expected_states(events)[ch][1]
         await r.close()
     await c.close()
+
+
+async def test_metrics_endpoint(gateway):
+    import urllib.request
+
+    c = await Client.connect(gateway.url())
+    await c.send(op="subscribe", channels=["games"])
+    await c.wait_type("snapshot", channel="games")
+    url = f"http://127.0.0.1:{gateway.metrics_port}/metrics"
+    body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())
+    values = {
+        line.split(" ")[0]: float(line.rsplit(" ", 1)[1])
+        for line in body.splitlines()
+        if line and not line.startswith("#") and "{" not in line.split(" ")[0]
+    }
+    for name in (
+        "inplay_gateway_connections",
+        "inplay_gateway_subscriptions",
+        "inplay_gateway_channels",
+        "inplay_gateway_messages_out_total",
+        "inplay_gateway_bytes_out_total",
+        "inplay_gateway_frames_out_total",
+        "inplay_gateway_conflations_total",
+        "inplay_gateway_slow_closes_total",
+        "inplay_gateway_feed_to_send_seconds_count",
+        "inplay_gateway_publish_to_send_seconds_count",
+    ):
+        assert name in values, name
+    assert values["inplay_gateway_connections"] >= 1
+    assert values["inplay_gateway_subscriptions"] >= 1
+    assert values["inplay_gateway_messages_out_total"] >= values["inplay_gateway_frames_out_total"]
+    assert values["inplay_gateway_bytes_out_total"] > 0
+    await c.close()

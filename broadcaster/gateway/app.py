@@ -70,7 +70,7 @@ async def _ticks(gw: Gateway) -> None:
             next_beat = now + beat
             gw.tick()
         assert gw.hub.broker is not None
-        gw.status = "live" if gw.hub.broker.healthy else "stale"
+        gw.set_status("live" if gw.hub.broker.healthy else "stale")
         await gw.hub.sweep(now)
 
 

@@ -74,6 +74,18 @@ class Gateway:
             conn.close(1001, "server shutting down")
         await asyncio.sleep(0.05)
 
+    def set_status(self, state: str) -> None:
+        """Tell every connection when the feed turns stale (Redis lost) or live again."""
+        if state == self.status:
+            return
+        self.status = state
+        reason = None if state == "live" else "gateway lost its connection to Redis"
+        self.log.warning("feed status", extra={"state": state})
+        msg = protocol.status(state, reason)
+        for conn in list(self.connections):
+            if conn.writer is not None:
+                conn.writer.push_bytes(msg)
+
     def tick(self) -> None:
         """Heartbeat every session; drop handshakes that never finished."""
         now = asyncio.get_running_loop().time()

@@ -233,6 +233,7 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--client-procs", type=int, default=2)
     ap.add_argument("--sample-every", type=int, default=50, help="parse 1 frame in N")
+    ap.add_argument("--profile", metavar="FILE", help="run the gateway under cProfile")
     ap.add_argument("--coalesce-ms", type=float, default=None, help="GATEWAY_COALESCE_MS")
     ap.add_argument(
         "--pin",
@@ -286,7 +287,8 @@ def main() -> int:
         children.append(broker.start(settings))
         asyncio.run(broker.wait_ready_and_create_topics(settings, children[-1]))
         start("ingest", [py, "-m", "broadcaster", "ingest"])
-        gw = start("gateway", [py, "-m", "broadcaster", "gateway"])
+        profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
+        gw = start("gateway", [py, *profile, "-m", "broadcaster", "gateway"])
         if args.pin:
             os.sched_setaffinity(gw.pid, {0})
         for _ in range(100):

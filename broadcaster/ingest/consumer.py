@@ -164,6 +164,7 @@ class Ingest:
     async def process(self, batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> None:
         """Validate, dead-letter the invalid, apply the valid to Redis; note next offsets."""
         events: list[Event] = []
+        offsets: dict[TopicPartition, int] = {}
         for tp, records in batches.items():
             for record in records:
                 try:
@@ -179,10 +180,12 @@ class Ingest:
                     continue
                 events.append(event)
             if records:
-                self._pending[tp] = records[-1].offset + 1
+                offsets[tp] = records[-1].offset + 1
         size = self.settings.ingest_batch_max
         for start in range(0, len(events), size):
             await self._apply(events[start : start + size])
+        # Only now may a commit (running beside the next fetch) include these offsets.
+        self._pending.update(offsets)
 
     async def _apply(self, events: list[Event]) -> None:
         """One atomic script call; retried until Redis answers (offsets wait meanwhile)."""

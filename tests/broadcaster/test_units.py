@@ -252,3 +252,43 @@ async def test_conflater_merges_games_keeps_latest_odds_and_passes_bets():
     assert "conflated" not in got[2]
     assert c.flushed == 5
     c.stop()
+
+
+# --- auth --------------------------------------------------------------------------------
+
+
+def test_authenticator_rs256_and_hs256():
+    import time
+
+    import jwt as pyjwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from broadcaster.errors import TokenExpired, TokenInvalid
+    from broadcaster.gateway.auth import Authenticator
+    from broadcaster.settings import GatewaySettings
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    auth = Authenticator(GatewaySettings(jwt_algorithm="RS256", jwt_public_key=public,
+                                         jwt_audience="inplay"))  # fmt: skip
+    exp = int(time.time()) + 60
+    good = pyjwt.encode({"sub": "acct-9", "exp": exp, "aud": "inplay"}, key, algorithm="RS256")
+    assert auth.verify(good).account == "acct-9"
+    # An HS256 token "signed" with the public key must not pass (algorithm confusion).
+    with pytest.raises(TokenInvalid):
+        auth.verify(pyjwt.encode({"sub": "x", "exp": exp, "aud": "inplay"}, "k" * 32))
+    with pytest.raises(TokenInvalid):  # wrong audience
+        auth.verify(pyjwt.encode({"sub": "a", "exp": exp, "aud": "other"}, key, algorithm="RS256"))
+    with pytest.raises(TokenExpired):
+        auth.verify(pyjwt.encode({"sub": "a", "exp": 1, "aud": "inplay"}, key, algorithm="RS256"))
+    hs = Authenticator(GatewaySettings(jwt_secret="s" * 32))
+    assert hs.verify(pyjwt.encode({"sub": "b", "exp": exp}, "s" * 32)).account == "b"
+    with pytest.raises(TokenInvalid):  # sub must be a non-empty string
+        hs.verify(pyjwt.encode({"sub": "", "exp": exp}, "s" * 32))
+    with pytest.raises(TokenInvalid):
+        Authenticator(GatewaySettings()).verify(good)  # no key configured

@@ -25,7 +25,7 @@ class Service:
 def platform_services(settings: StackSettings) -> list[Service]:
     """Every service that exists so far; later issues add the sink, API and fan-out here."""
     py = sys.executable
-    host, api = settings.host, settings.api_port
+    host, api, ws = settings.host, settings.api_port, settings.ws_port
     return [
         Service("migrate", [py, "-m", "storage", "migrate"], oneshot=True),
         # The broker starts with empty, in-memory topics every time: offsets the sink stored
@@ -38,6 +38,18 @@ def platform_services(settings: StackSettings) -> list[Service]:
             env={"API_HOST": host, "API_PORT": str(api)},
             url=f"http://{host}:{api}/v1/games   (docs: http://{host}:{api}/docs)",
             ready_port=api,
+        ),
+        Service("ingest", [py, "-m", "broadcaster", "ingest"]),
+        Service(
+            "gateway",
+            [py, "-m", "broadcaster", "gateway"],
+            env={
+                "GATEWAY_HOST": host,
+                "GATEWAY_PORT": str(ws),
+                "GATEWAY_METRICS_PORT": str(ws + 1),
+            },
+            url=f"ws://{host}:{ws}/ws   (metrics: http://{host}:{ws + 1}/metrics)",
+            ready_port=ws,
         ),
         Service("producer", [py, "-m", "producer"]),
     ]

@@ -45,6 +45,8 @@ def check_ports_free(settings: StackSettings, services: bool = True) -> None:
     ]
     if services:
         ports.append(("INPLAY_API_PORT", settings.api_port))
+        ports.append(("INPLAY_WS_PORT", settings.ws_port))
+        ports.append(("INPLAY_WS_PORT (+1, the gateway's metrics)", settings.ws_port + 1))
     for var, port in ports:
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

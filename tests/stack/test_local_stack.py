@@ -10,10 +10,13 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import orjson
 import pytest
+from websockets.sync.client import connect
 
 from stack.settings import ROOT
 
@@ -22,6 +25,7 @@ PORTS = {
     "INPLAY_REDIS_PORT": 46379,
     "INPLAY_KAFKA_PORT": 49092,
     "INPLAY_API_PORT": 48000,
+    "INPLAY_WS_PORT": 48765,
 }
 
 
@@ -119,6 +123,31 @@ def start_up() -> Iterator[Callable[[], Up]]:
             up.proc.wait()
 
 
+def assert_feed_reaches_rest_and_websocket() -> None:
+    """What a user sees: games in the REST API, a snapshot then live events on the socket."""
+    api = f"http://127.0.0.1:{PORTS['INPLAY_API_PORT']}/v1/games?limit=5"
+    deadline = time.monotonic() + 60
+    games: list[dict] = []
+    while not games and time.monotonic() < deadline:
+        with urllib.request.urlopen(api, timeout=5) as response:
+            games = orjson.loads(response.read())["data"]
+        time.sleep(0.5)
+    assert games, "the sink wrote no game the API could serve within 60 s"
+    ws_url = f"ws://127.0.0.1:{PORTS['INPLAY_WS_PORT']}/ws"
+    with connect(ws_url, open_timeout=10) as ws:
+        assert orjson.loads(ws.recv(timeout=10))["type"] == "welcome"
+        ws.send(orjson.dumps({"op": "subscribe", "channels": ["games"]}).decode())
+        seen: list[dict] = []
+        while not any(m["type"] == "event" for m in seen):
+            frame = orjson.loads(ws.recv(timeout=30))
+            seen += frame if isinstance(frame, list) else [frame]
+    kinds = [m["type"] for m in seen if m["type"] != "heartbeat"]
+    assert kinds[:2] == ["subscribed", "snapshot"]
+    snapshot = next(m for m in seen if m["type"] == "snapshot")
+    event = next(m for m in seen if m["type"] == "event")
+    assert event["seq"] > snapshot["seq"]
+
+
 def assert_all_gone(pids: set[int]) -> None:
     deadline = time.monotonic() + 15
     while alive(pids) and time.monotonic() < deadline:
@@ -137,13 +166,15 @@ def test_up_starts_everything_feed_flows_and_ctrl_c_stops_all_twice(start_up) ->
         output = "".join(up.lines)
         assert f"postgresql://postgres@127.0.0.1:{PORTS['INPLAY_PG_PORT']}/inplay" in output
         assert f"http://127.0.0.1:{PORTS['INPLAY_API_PORT']}/v1/games" in output
+        assert f"ws://127.0.0.1:{PORTS['INPLAY_WS_PORT']}/ws" in output
         # The status line counts what the simulator really wrote to the broker.
         match = up.wait_for(r"feed .*odds ([\d.,]+)/s.*\(total ([\d,]+)\)", timeout=30)
         while int(match.group(2).replace(",", "")) == 0:
             match = up.wait_for(r"feed .*odds ([\d.,]+)/s.*\(total ([\d,]+)\)", timeout=30)
         assert float(match.group(1).replace(",", "")) > 0
+        assert_feed_reaches_rest_and_websocket()
         tree = descendants(up.proc.pid)
-        assert len(tree) >= 4  # postgres, redis, broker, producer at least
+        assert len(tree) >= 8  # postgres, redis, broker, sink, API, ingest, gateway, producer
         up.proc.send_signal(signal.SIGINT)
         assert up.finish() == 0, "".join(up.lines)
         assert "stopped postgres" in "".join(up.lines)

@@ -27,6 +27,8 @@ from broadcaster.protocol import Position
 
 SUBSCRIBE_TIMEOUT_S = 5.0
 SYNC_CONNECTIONS = 32
+# How long a read may queue for one of those connections before the op fails (unavailable).
+SYNC_QUEUE_TIMEOUT_S = 20.0
 # Subscribed from the start so the pub/sub connection always exists (nothing publishes yet).
 CONTROL_CHANNEL = keys.PREFIX + "control"
 # A resume further back than this is answered with a snapshot (cheaper than a long replay).
@@ -59,7 +61,7 @@ return {'s', ep, seq, st}
 """
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SyncResult:
     """What a sync read found: a replay (``recovered``) or a snapshot's raw state."""
 
@@ -68,6 +70,8 @@ class SyncResult:
     seq: int
     # Replay: history payloads in seq order. Snapshot: the raw state (hash pairs or list).
     items: list[bytes]
+    # The messages built from it, shared by every subscriber the read served.
+    built: Any = None
 
 
 class Broker:
@@ -83,7 +87,7 @@ class Broker:
         # Reads queue for one of a bounded set of connections: a reconnect storm of thousands
         # of clients must not open thousands of Redis connections (or fail for lack of them).
         pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=SYNC_CONNECTIONS, timeout=SUBSCRIBE_TIMEOUT_S
+            url, max_connections=SYNC_CONNECTIONS, timeout=SYNC_QUEUE_TIMEOUT_S
         )
         self.redis = aioredis.Redis(connection_pool=pool)
         self._sync = self.redis.register_script(SYNC_LUA)

@@ -60,6 +60,8 @@ class Channel:
         "name",
         "pending",
         "recovering",
+        "snapshot_reading",
+        "snapshot_waiters",
     )
 
     def __init__(self, name: str) -> None:
@@ -73,6 +75,9 @@ class Channel:
         self.last_seq = 0
         self.recovering: list[tuple[str, int, int, str | None, int, bytes]] | None = None
         self.empty_since: float | None = None
+        # Subscribers waiting for the next shared snapshot read, and whether one runs.
+        self.snapshot_waiters: list[asyncio.Future[SyncResult]] = []
+        self.snapshot_reading = False
 
     def empty(self) -> bool:
         """No client wants this channel."""
@@ -119,7 +124,10 @@ class Hub:
         ch.pending[writer] = sub
         try:
             await self.broker.subscribe(name)
-            result = await self.broker.sync(name, ch.kind is Kind.USER, resume)
+            if resume is None:
+                result = await self._shared_snapshot(ch)
+            else:
+                result = await self.broker.sync(name, ch.kind is Kind.USER, resume)
         except BaseException:
             if ch.pending.get(writer) is sub:
                 del ch.pending[writer]
@@ -128,6 +136,39 @@ class Hub:
         if ch.pending.get(writer) is not sub:
             return  # unsubscribed or disconnected meanwhile
         self._complete(ch, sub, result, resume)
+
+    async def _shared_snapshot(self, ch: Channel) -> SyncResult:
+        """One snapshot read for every subscriber that was pending before it was issued.
+
+        Correct for all of them: each registered as pending (so buffers publications)
+        before the read, which is all snapshot-then-deltas needs. A reconnect storm of a
+        thousand clients on one channel costs one or two reads, one JSON encode, one frame.
+        """
+        fut: asyncio.Future[SyncResult] = asyncio.get_running_loop().create_future()
+        ch.snapshot_waiters.append(fut)
+        if not ch.snapshot_reading:
+            ch.snapshot_reading = True
+            self._spawn(self._snapshot_reads(ch))
+        return await fut
+
+    async def _snapshot_reads(self, ch: Channel) -> None:
+        assert self.broker is not None
+        try:
+            while ch.snapshot_waiters:
+                waiters, ch.snapshot_waiters = ch.snapshot_waiters, []
+                try:
+                    result = await self.broker.sync(ch.name, ch.kind is Kind.USER, None)
+                except Exception as exc:  # every waiter must hear, whatever went wrong
+                    error = exc if isinstance(exc, Unavailable) else Unavailable(repr(exc))
+                    for f in waiters:
+                        if not f.done():
+                            f.set_exception(error)
+                    continue
+                for f in waiters:
+                    if not f.done():
+                        f.set_result(result)
+        finally:
+            ch.snapshot_reading = False
 
     def unsubscribe(self, writer: Writer, name: str) -> None:
         """Stop delivering ``name`` to ``writer`` (no-op if it was not subscribed)."""
@@ -170,9 +211,14 @@ class Hub:
                 _, seq, _, ckey, _, msg = publication.split(payload)
                 w.push(Message(msg, name, seq, 0, ckey))
         else:
-            data = snapshot_data(ch.kind, result.items)
-            w.push_bytes(protocol.subscribed(name, result.epoch, result.seq, False))
-            w.push_bytes(protocol.snapshot(name, result.epoch, result.seq, data))
+            if result.built is None:
+                data = snapshot_data(ch.kind, result.items)
+                result.built = (
+                    Message(protocol.subscribed(name, result.epoch, result.seq, False)),
+                    Message(protocol.snapshot(name, result.epoch, result.seq, data)),
+                )
+            for m in result.built:
+                w.push(m)
         sub.epoch = result.epoch
         sub.through = result.seq
         sub.synced = True

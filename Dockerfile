@@ -41,5 +41,8 @@ COPY --chown=inplay:inplay . ./
 RUN pip install --no-deps . \
     && rm -rf build ./*.egg-info
 
+# Documentation only (compose publishes them): rest_api, gateway WebSocket, gateway /metrics.
+EXPOSE 18000 18765 18766
+
 # No default service: every compose service names its own command.
 CMD ["python", "-c", "print('inplay image: run python -m producer | storage | rest_api | broadcaster')"]

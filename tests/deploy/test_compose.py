@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import importlib
 import re
+import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry, start_http_server
 from pydantic_settings import BaseSettings
 
 from inplay_events.runtime import env_name
@@ -30,19 +36,24 @@ from .deployfiles import (
 
 IMAGE = "inplay"
 INFRA = {"kafka", "redis", "timescaledb"}
-# The variables the Python services read (DESIGN.md: settings come from the environment).
-SERVICE_ENV = {
-    "KAFKA_BOOTSTRAP_SERVERS",
-    "KAFKA_IDEMPOTENCE",
-    "REDIS_URL",
-    "DATABASE_URL",
-    "SIM_EVENTS_PER_SEC",
-    "SIM_GAMES",
-    "SIM_SEED",
-    "SIM_SPEEDUP",
-    "LOG_LEVEL",
+# Each Python service and the settings class its `python -m` command loads.
+SETTINGS = {
+    "producer": "producer.settings:Settings",
+    "storage-migrate": "storage.settings:StorageSettings",
+    "storage-sink": "storage.settings:SinkSettings",
+    "rest-api": "rest_api.settings:Settings",
+    "ingest": "broadcaster.settings:IngestSettings",
+    "gateway": "broadcaster.settings:GatewaySettings",
 }
-SIM_KNOBS = sorted(v for v in SERVICE_ENV if v.startswith("SIM_"))
+SIM_KNOBS = ["SIM_EVENTS_PER_SEC", "SIM_GAMES", "SIM_SEED", "SIM_SPEEDUP"]
+# Services that listen: container port setting, host-address setting, healthcheck path.
+LISTENERS = {
+    "rest-api": [("API_PORT", "API_HOST", "/health")],
+    "gateway": [
+        ("GATEWAY_PORT", "GATEWAY_HOST", None),
+        ("GATEWAY_METRICS_PORT", "GATEWAY_HOST", "/metrics"),
+    ],
+}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 
 
@@ -146,7 +157,29 @@ def command_problems(config: dict, root: Path = ROOT) -> list[str]:
             problems.append(f"{name}: runs python -m {module}, which has no __main__.py")
         elif package not in shipped:
             problems.append(f"{name}: runs python -m {module}, but .dockerignore keeps it out")
+        else:
+            problems += _subcommand_problems(name, service["command"], module, root)
     return problems
+
+
+def _subcommand_problems(name: str, command: object, module: str, root: Path) -> list[str]:
+    """`python -m X sub ...`: X's argument parser accepts `sub` (asked with `sub --help`)."""
+    words = command.split() if isinstance(command, str) else [str(w) for w in command]
+    args = words[words.index(module) + 1 :]
+    if not args:
+        return []  # no parser to ask (rest_api has none: --help would start the server)
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args, "--help"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if proc.returncode != 0:
+        err = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+        return [f"{name}: python -m {module} {' '.join(args)} is refused: {err[0]}"]
+    return []
 
 
 # --- the tests --------------------------------------------------------------------------
@@ -168,7 +201,7 @@ def test_docker_compose_config_rejects_a_broken_file(cli: str, tmp_path: Path) -
 
 def test_services_exist(raw: dict) -> None:
     assert set(raw["services"]) >= INFRA
-    assert "producer" in raw["services"]
+    assert set(python_services(raw)) == set(SETTINGS)
     assert not [n for n in raw["services"] if "zookeeper" in n]
 
 
@@ -237,58 +270,168 @@ def test_commands_name_packages_of_this_repo(resolved: dict) -> None:
     assert command_problems(resolved) == []
 
 
-def test_python_services_read_only_known_settings(resolved: dict) -> None:
+def settings_class(name: str) -> type[BaseSettings]:
+    module, _, cls = SETTINGS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def test_each_service_loads_its_own_settings_class(resolved: dict) -> None:
+    """The class named for a service is the one its `python -m` command loads."""
     for name, service in python_services(resolved).items():
-        unknown = set(service.get("environment") or {}) - SERVICE_ENV
-        assert not unknown, f"{name}: variables no service reads: {sorted(unknown)}"
-
-
-def test_producer_settings(resolved: dict, raw: dict) -> None:
-    env = resolved["services"]["producer"]["environment"]
-    assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
-    assert env["KAFKA_IDEMPOTENCE"] == "true"
-    assert python_module_of(resolved["services"]["producer"]["command"]) == "producer"
-    written = raw["services"]["producer"]["environment"]
-    for knob in SIM_KNOBS:
-        # `${SIM_X:-default}`; an empty default leaves the producer's own (it ignores "").
-        assert re.fullmatch(rf"\$\{{{knob}:-[^}}]*\}}", str(written[knob])), written[knob]
-    deps = raw["services"]["producer"]["depends_on"]
-    assert deps["kafka-init"]["condition"] == "service_completed_successfully"
-
-
-def settings_classes(package: str) -> list[type[BaseSettings]]:
-    """The settings classes that `<package>/settings.py` defines."""
-    module = importlib.import_module(f"{package}.settings")
-    return [
-        obj
-        for obj in vars(module).values()
-        if isinstance(obj, type)
-        and issubclass(obj, BaseSettings)
-        and obj is not BaseSettings
-        and obj.__module__ == module.__name__
-    ]
+        package = python_module_of(service["command"]).split(".")[0]
+        module, _, cls = SETTINGS[name].partition(":")
+        assert module.split(".")[0] == package, name
+        main = (ROOT / package / "__main__.py").read_text()
+        assert re.search(rf"load_settings\({cls}\b", main), f"{name}: {package} never loads {cls}"
 
 
 def test_services_accept_their_compose_settings(
     resolved: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each service's own settings class reads its compose environment without error."""
+    """Each service's settings class reads its compose environment without error."""
     for name, service in python_services(resolved).items():
-        package = python_module_of(service["command"]).split(".")[0]
-        if not (ROOT / package / "settings.py").is_file():
-            continue
         env = {k: str(v) for k, v in (service.get("environment") or {}).items()}
-        classes = settings_classes(package)
-        assert classes, f"{package}/settings.py defines no settings class"
-        fields = {env_name(cls, f) for cls in classes for f in cls.model_fields}
+        cls = settings_class(name)
+        fields = {env_name(cls, f) for f in cls.model_fields}
         assert set(env) <= fields, f"{name}: variables it does not read: {set(env) - fields}"
         with monkeypatch.context() as patch:
             for var in fields:
                 patch.delenv(var, raising=False)
             for var, value in env.items():
                 patch.setenv(var, value)
-            for cls in classes:
-                cls()  # raises on a value the service would reject at start-up
+            cls()  # raises on a value the service would reject at start-up
+
+
+def test_kafka_clients_use_the_idempotent_producer(resolved: dict) -> None:
+    for name, service in python_services(resolved).items():
+        env = service.get("environment") or {}
+        if "KAFKA_BOOTSTRAP_SERVERS" in env:
+            assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092", name
+            # Apache Kafka supports it (only the local Tansu broker does not).
+            assert env["KAFKA_IDEMPOTENCE"] == "true", name
+
+
+def test_dependencies_of_the_services(raw: dict) -> None:
+    done, healthy, started = (
+        "service_completed_successfully",
+        "service_healthy",
+        "service_started",
+    )
+    expected = {
+        "storage-sink": {"storage-migrate": done, "kafka-init": done, "timescaledb": healthy},
+        "rest-api": {"storage-migrate": done, "redis": healthy},
+        "ingest": {"kafka-init": done, "redis": healthy},
+        "gateway": {"redis": healthy, "ingest": started},
+    }
+    for name, deps in expected.items():
+        written = raw["services"][name]["depends_on"]
+        assert {d: s["condition"] for d, s in written.items()} == deps, name
+
+
+def test_long_running_services_restart(resolved: dict) -> None:
+    for name in ("storage-sink", "rest-api", "ingest", "gateway"):
+        assert resolved["services"][name]["restart"] == "unless-stopped", name
+
+
+def test_sink_has_time_to_finish_its_batch(resolved: dict) -> None:
+    grace = str(resolved["services"]["storage-sink"].get("stop_grace_period", "10s"))
+    match = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s)?", grace)
+    assert match and grace, grace
+    assert int(match[1] or 0) * 60 + int(match[2] or 0) >= 30, grace
+
+
+def test_sink_instance_id_is_unset_by_default(resolved: dict) -> None:
+    # One value shared by replicas would fence all but one of them out of the group.
+    assert resolved["services"]["storage-sink"]["environment"]["SINK_INSTANCE_ID"] == ""
+    assert settings_class("storage-sink")().sink_instance_id is None
+
+
+def test_listeners_are_published_and_health_checked(resolved: dict) -> None:
+    """A listening service binds all container addresses, on the port it publishes."""
+    for name, listeners in LISTENERS.items():
+        service = resolved["services"][name]
+        env = service["environment"]
+        published = {int(str(p).rsplit("/", 1)[0].split(":")[-1]) for p in service.get("ports", [])}
+        probe = " ".join(service["healthcheck"]["test"])
+        for port_var, host_var, health_path in listeners:
+            port = int(env[port_var])
+            assert env[host_var] == "0.0.0.0", f"{name}: {host_var} unreachable from outside"
+            assert port in published, f"{name}: {port_var}={port} is not published"
+            if health_path:
+                assert f"127.0.0.1:{port}{health_path}" in probe, (name, probe)
+        assert not service["healthcheck"].get("disable"), name
+
+
+def test_published_host_ports_follow_their_variables(cli: str) -> None:
+    env = {"API_HOST_PORT": "28000", "WS_HOST_PORT": "28765", "WS_METRICS_HOST_PORT": "28766"}
+    services = compose_config(COMPOSE_FILE, env=env).resolved()["services"]
+    ports = [str(p) for n in ("rest-api", "gateway") for p in services[n]["ports"]]
+    assert sorted(ports) == [
+        "127.0.0.1:28000:18000/tcp",
+        "127.0.0.1:28765:18765/tcp",
+        "127.0.0.1:28766:18766/tcp",
+    ]
+
+
+def _serve(status: int) -> tuple[ThreadingHTTPServer, list[str]]:
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, seen
+
+
+def run_probe(test: list[str], port: int, to_port: int) -> int:
+    """A `CMD python ...` healthcheck, run here with its port moved to `to_port`."""
+    assert test[0] == "CMD" and test[1] == "python", test
+    args = [a.replace(f"127.0.0.1:{port}", f"127.0.0.1:{to_port}") for a in test[2:]]
+    proc = subprocess.run([sys.executable, *args], capture_output=True, timeout=30, check=False)
+    return proc.returncode
+
+
+@pytest.mark.parametrize("name", sorted(LISTENERS))
+def test_healthchecks_pass_on_200_and_fail_otherwise(resolved: dict, name: str) -> None:
+    """The probe is valid Python (stdlib only: no curl in the image) that needs a 2xx."""
+    service = resolved["services"][name]
+    ((port_var, _, path),) = [lsn for lsn in LISTENERS[name] if lsn[2]]
+    port = int(service["environment"][port_var])
+    test = service["healthcheck"]["test"]
+    for status, healthy in ((200, True), (503, False), (404, False)):
+        server, seen = _serve(status)
+        try:
+            code = run_probe(test, port, server.server_address[1])
+        finally:
+            server.shutdown()
+            server.server_close()
+        assert (code == 0) == healthy, (name, status, code)
+        assert seen == [path], seen
+    with socket.socket() as sock:  # a port nothing listens on: unhealthy
+        sock.bind(("127.0.0.1", 0))
+        assert run_probe(test, port, sock.getsockname()[1]) != 0
+
+
+def test_gateway_metrics_server_answers_the_healthcheck(resolved: dict) -> None:
+    """/metrics is prometheus_client's plain HTTP server (broadcaster/gateway/metrics.py)."""
+    source = (ROOT / "broadcaster" / "gateway" / "metrics.py").read_text()
+    assert "start_http_server(" in source
+    gateway = resolved["services"]["gateway"]
+    port = int(gateway["environment"]["GATEWAY_METRICS_PORT"])
+    server, thread = start_http_server(0, addr="127.0.0.1", registry=CollectorRegistry())
+    try:
+        assert run_probe(gateway["healthcheck"]["test"], port, server.server_address[1]) == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def test_sim_knobs_can_be_overridden(cli: str) -> None:
@@ -319,6 +462,8 @@ def test_checks_catch_broken_variants(raw: dict, tmp_path: Path) -> None:
     assert any("not the one Dockerfile" in p for p in build_problems(bad))
     assert any("sink: uses image inplay but has no build" in p for p in build_problems(bad))
     assert any("no_such_package" in p for p in command_problems(bad))
+    wrong_sub = {"services": {"x": {**services["producer"], "command": "python -m storage sync"}}}
+    assert any("storage sync is refused" in p for p in command_problems(wrong_sub))
     assert any("producer: port" in p for p in port_problems(bad))
     assert any("depends_on is a list" in p for p in dependency_problems(bad))
     unhealthy = {

@@ -94,3 +94,21 @@ def test_build_context_holds_exactly_what_the_image_needs() -> None:
     assert services <= listed
     present = {p for p in services if (ROOT / p / "__init__.py").is_file()}
     assert present <= packages_in_image()
+
+
+def test_runtime_data_files_of_the_packages_are_in_the_context() -> None:
+    """Non-Python files the services read at run time (they run from /app, see Dockerfile)."""
+    rules = parse_dockerignore(DOCKERIGNORE.read_text())
+    needed = [
+        *sorted((ROOT / "storage" / "migrations").glob("*.sql")),
+        *sorted((ROOT / "broadcaster" / "static").glob("*.js")),
+    ]
+    assert len(needed) >= 2, needed
+    for path in needed:
+        assert not is_dockerignored(path.relative_to(ROOT).as_posix(), rules), path
+    # Nothing inside a shipped package is dropped except Python caches.
+    for package in packages_in_image():
+        for path in (ROOT / package).rglob("*"):
+            relative = path.relative_to(ROOT).as_posix()
+            if path.is_file() and "__pycache__" not in relative and path.suffix != ".pyc":
+                assert not is_dockerignored(relative, rules), relative

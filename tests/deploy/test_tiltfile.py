@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import starlark as sl
@@ -25,6 +26,8 @@ from .deployfiles import (
     parse_dockerignore,
 )
 
+# Tilt takes any URL; these are the ones a browser (or a WebSocket client) can open.
+LINK_SCHEMES = {"http", "https", "ws", "wss"}
 LABEL = re.compile(r"[A-Za-z0-9]([-_.A-Za-z0-9]{0,61}[A-Za-z0-9])?")
 
 
@@ -208,9 +211,9 @@ def tilt_problems(tilt: Tilt, compose: dict, root: Path = ROOT) -> list[str]:
             if dep not in known:
                 problems.append(f"dc_resource {name}: depends on unknown resource {dep}")
         for lnk in as_list(resource["links"]):
-            url = lnk["url"] if isinstance(lnk, dict) else lnk
-            if not str(url).startswith(("http://", "https://")):
-                problems.append(f"dc_resource {name}: link {url!r} is not a URL")
+            url = urlsplit(str(lnk["url"] if isinstance(lnk, dict) else lnk))
+            if url.scheme not in LINK_SCHEMES or not url.hostname:
+                problems.append(f"dc_resource {name}: link {url.geturl()!r} is not a URL")
     return problems
 
 
@@ -309,6 +312,36 @@ def test_resources_are_labelled_by_role(tilt: Tilt) -> None:
     for infra in ("kafka", "redis", "timescaledb"):
         assert labels[infra] == ["infra"], infra
     assert labels["producer"] == ["feed"]
+    assert labels["storage-migrate"] == labels["storage-sink"] == ["storage"]
+    assert labels["rest-api"] == ["api"]
+    assert labels["ingest"] == labels["gateway"] == ["realtime"]
+
+
+def test_links_point_at_the_published_ports(tilt: Tilt, compose: dict) -> None:
+    """Each link's port is a default host port that its service publishes."""
+    links = {
+        r["name"]: [lnk["url"] if isinstance(lnk, dict) else lnk for lnk in as_list(r["links"])]
+        for r in tilt.of("dc_resource")
+    }
+    assert "http://localhost:18000/docs" in links["rest-api"]
+    assert "http://localhost:18000/v1/games" in links["rest-api"]
+    assert "ws://localhost:18765/ws" in links["gateway"]
+    assert "http://localhost:18766/metrics" in links["gateway"]
+    for name, urls in links.items():
+        published = {
+            re.sub(r"\$\{[A-Z_]+:-(\d+)\}", r"\1", str(p)).split(":")[1]
+            for p in compose["services"][name].get("ports", [])
+        }
+        for url in urls:
+            assert str(urlsplit(url).port) in published, (name, url, published)
+
+
+def test_resource_deps_follow_compose_depends_on(tilt: Tilt, compose: dict) -> None:
+    """Tilt starts a resource after what compose makes it wait for (same order in both)."""
+    for resource in tilt.of("dc_resource"):
+        name = resource["name"]
+        depends_on = set(compose["services"][name].get("depends_on") or {})
+        assert set(as_list(resource["resource_deps"])) == depends_on, name
 
 
 # --- the checks catch a broken Tiltfile -------------------------------------------------------
@@ -332,6 +365,12 @@ def test_checks_catch_a_wrong_image_name(compose: dict) -> None:
     text = TILTFILE.read_text().replace("'inplay',", "'inplay-app',", 1)
     problems = tilt_problems(evaluate(text), compose)
     assert any("no docker_build for its image 'inplay'" in p for p in problems), problems
+
+
+def test_checks_catch_a_bad_link(compose: dict) -> None:
+    text = TILTFILE.read_text().replace("'ws://localhost:18765/ws'", "'localhost:18765/ws'")
+    problems = tilt_problems(evaluate(text), compose)
+    assert any("gateway: link 'localhost:18765/ws' is not a URL" in p for p in problems), problems
 
 
 def test_unknown_builtin_or_argument_fails_evaluation() -> None:

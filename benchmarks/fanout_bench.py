@@ -164,6 +164,43 @@ def client_worker(
     uvloop.run(main())
 
 
+def direct_feeder(redis_url: str, rate: float, games: int, run_id: str, stop_at: float) -> None:
+    """Apply paced simulated events to Redis with ingest's script, no Kafka (--direct)."""
+    import redis.asyncio as aioredis
+    import uvloop
+
+    from broadcaster.ingest.consumer import new_epoch
+    from broadcaster.ingest.redis_scripts import APPLY_LUA, ApplyConfig, batch_args
+    from producer.simulator import SimConfig, Simulator
+
+    async def main() -> None:
+        r = aioredis.from_url(redis_url)
+        script = r.register_script(APPLY_LUA)
+        config = ApplyConfig(1000, 600_000, 3_600_000, 50)
+        start_ms = int(time.time() * 1000)
+        sim = Simulator(SimConfig(seed=1, run_id=run_id, start_ms=start_ms, games=games,
+                                  events_per_sec=rate), id_nonce=run_id)  # fmt: skip
+        batch: list = []
+        flushed = time.time()
+        for event in sim:
+            now = time.time()
+            if now > stop_at:
+                break
+            # Like ingest: a script call per few ms of events (or per 200 of them).
+            if batch and (event.ts / 1000 - now > 0.001 or now - flushed > 0.005
+                          or len(batch) >= 200):  # fmt: skip
+                await script(keys=[], args=batch_args(batch, new_epoch(), config))
+                batch = []
+                flushed = time.time()
+            delay = event.ts / 1000 - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            batch.append(event.model_copy(update={"ts": int(time.time() * 1000)}))
+        await r.aclose()
+
+    uvloop.run(main())
+
+
 def proc_cpu_s(pid: int) -> float:
     """utime + stime of a process, in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -233,6 +270,12 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--client-procs", type=int, default=2)
     ap.add_argument("--sample-every", type=int, default=50, help="parse 1 frame in N")
+    ap.add_argument(
+        "--direct",
+        action="store_true",
+        help="skip Kafka: a paced feeder in a child process applies simulated events to "
+        "Redis with ingest's own script (isolates the gateway's share of the latency)",
+    )
     ap.add_argument("--profile", metavar="FILE", help="run the gateway under cProfile")
     ap.add_argument("--coalesce-ms", type=float, default=None, help="GATEWAY_COALESCE_MS")
     ap.add_argument(
@@ -284,9 +327,10 @@ def main() -> int:
     try:
         children.append(redis_server.start(settings))
         asyncio.run(redis_server.wait_ready(settings, children[-1]))
-        children.append(broker.start(settings))
-        asyncio.run(broker.wait_ready_and_create_topics(settings, children[-1]))
-        start("ingest", [py, "-m", "broadcaster", "ingest"])
+        if not args.direct:
+            children.append(broker.start(settings))
+            asyncio.run(broker.wait_ready_and_create_topics(settings, children[-1]))
+            start("ingest", [py, "-m", "broadcaster", "ingest"])
         profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
         gw = start("gateway", [py, *profile, "-m", "broadcaster", "gateway"])
         if args.pin:
@@ -327,17 +371,24 @@ def main() -> int:
         held = metric(args.metrics_port, "inplay_gateway_connections")
         idle_kb = (rss1 - rss0) / max(1, connected)
         time.sleep(max(0.0, subscribe_at - time.time() - 1))
-        start(
-            "producer",
-            [py, "-m", "producer"],
-            {
-                "SIM_EVENTS_PER_SEC": str(args.rate),
-                "SIM_GAMES": str(args.games),
-                "SIM_RUN_ID": run_id,
-                "SIM_PACE": "true",
-                "SIM_SEED": "1",
-            },
-        )
+        if args.direct:
+            feeder = mp.Process(
+                target=direct_feeder,
+                args=(settings.redis_url, args.rate, args.games, run_id, stop_at),
+            )
+            feeder.start()
+        else:
+            start(
+                "producer",
+                [py, "-m", "producer"],
+                {
+                    "SIM_EVENTS_PER_SEC": str(args.rate),
+                    "SIM_GAMES": str(args.games),
+                    "SIM_RUN_ID": run_id,
+                    "SIM_PACE": "true",
+                    "SIM_SEED": "1",
+                },
+            )
         time.sleep(max(0.0, subscribe_at + args.warmup - time.time()))
         m0 = metric(args.metrics_port, "inplay_gateway_messages_out_total")
         f0 = metric(args.metrics_port, "inplay_gateway_frames_out_total")
@@ -382,7 +433,9 @@ def main() -> int:
         print(f"  memory per idle connection  {idle_kb:,.1f} KiB  (gateway RSS {rss0:,} -> "
               f"{rss1:,} KiB; {rss2:,} KiB under load)")  # fmt: skip
         print(f"  feed                        {args.rate:,.0f} events/s, {args.games} games, "
-              f"each connection in one game channel")  # fmt: skip
+              f"each connection in one game channel"
+              + (" (--direct: no Kafka, events applied to Redis as ingest does)"
+                 if args.direct else " (producer -> Kafka -> ingest -> Redis)"))  # fmt: skip
         print(f"  publications into gateway   {(p1 - p0) / wall:,.0f}/s in {channels:.0f} channels")
         print(
             f"  deliveries                  {deliveries / wall:,.0f}/s in {wall:.1f} s "

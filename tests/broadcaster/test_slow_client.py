@@ -135,6 +135,6 @@ async def test_slow_client_conflated_then_closed_fast_one_unaffected(stack, star
     # No systematic delay (the median); the tail is mostly this test process's own loop
     # timestamping two busy clients on a shared 2-core box, so it gets a looser bound.
     assert p(extra, 50) <= 3
-    assert p(extra, 99) <= 50
+    assert p(extra, 99) <= 100
     await fast.close()
     await ref.close()

@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
@@ -46,9 +45,7 @@ class DeadLetters:
         while letters:
             try:
                 futures = [
-                    await self._producer.send(
-                        DEAD_LETTER_TOPIC, orjson.dumps(letter.as_dict()), key=letter.key
-                    )
+                    await self._producer.send(DEAD_LETTER_TOPIC, letter.encode(), key=letter.key)
                     for letter in letters
                 ]
                 await asyncio.gather(*futures)

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import orjson
 
 from inplay_events import BetEvent, GameEvent, InvalidEvent, OddsEvent, decode
+from inplay_events.deadletter import dead_letter
 
 # Storable ranges: a value the contract allows but a column cannot hold would fail the whole
 # transaction on every retry and stall the sink, so such an event is dead-lettered instead.
@@ -49,16 +50,11 @@ class DeadLetter:
     key: bytes | None
     value: bytes | None
 
-    def as_dict(self) -> dict[str, Any]:
-        """The dead-letter record's JSON body."""
-        value = self.value
-        return {
-            "reason": self.error.as_dict(),
-            "topic": self.topic,
-            "partition": self.partition,
-            "offset": self.offset,
-            "value": None if value is None else value.decode("utf-8", "backslashreplace"),
-        }
+    def encode(self) -> bytes:
+        """The dead-letter record's value (the shape every consumer writes)."""
+        return dead_letter(
+            "storage-sink", self.error, self.topic, self.partition, self.offset, self.value
+        )
 
 
 @dataclass(slots=True)

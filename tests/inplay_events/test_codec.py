@@ -17,6 +17,7 @@ from inplay_events import (
     encode,
     topic_for,
 )
+from inplay_events.deadletter import dead_letter
 
 
 def odds(**over: Any) -> dict[str, Any]:
@@ -158,3 +159,17 @@ def test_not_an_object_is_rejected(raw: bytes) -> None:
 def test_error_serialises_for_dead_letters() -> None:
     err = rejected(bet(stake=-1))
     assert err.as_dict() == {"code": "invalid_event", "field": "stake", "reason": err.reason}
+
+
+def test_dead_letter_names_consumer_source_and_reason() -> None:
+    err = rejected(bet(stake=-1))
+    letter = orjson.loads(dead_letter("storage-sink", err, "bets", 2, 41, b"\xffraw"))
+    assert letter == {
+        "consumer": "storage-sink",
+        "reason": str(err),
+        "error": err.as_dict(),
+        "topic": "bets",
+        "partition": 2,
+        "offset": 41,
+        "value": "\\xffraw",
+    }

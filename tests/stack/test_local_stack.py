@@ -20,12 +20,14 @@ from websockets.sync.client import connect
 
 from stack.settings import ROOT
 
+# Below Linux's ephemeral range (32768+): the many client sockets of other tests take their
+# local ports from there, and one of them holding a port makes `make up` refuse it.
 PORTS = {
-    "INPLAY_PG_PORT": 45432,
-    "INPLAY_REDIS_PORT": 46379,
-    "INPLAY_KAFKA_PORT": 49092,
-    "INPLAY_API_PORT": 48000,
-    "INPLAY_WS_PORT": 48765,
+    "INPLAY_PG_PORT": 21432,
+    "INPLAY_REDIS_PORT": 21379,
+    "INPLAY_KAFKA_PORT": 21092,
+    "INPLAY_API_PORT": 21000,
+    "INPLAY_WS_PORT": 21765,
 }
 
 

@@ -113,7 +113,8 @@ def test_bad_records_become_dead_letters_with_the_reason() -> None:
     assert "NUL" in reasons[6][1]
     assert reasons[7][0] == "score.home"
     assert out.alive == 1 and out.events == 0 and not out.ticks
-    letter = out.dead[0].as_dict()
-    assert letter["reason"] == {"code": "invalid_event", "field": "", "reason": reasons[0][1]}
+    letter = orjson.loads(out.dead[0].encode())
+    assert letter["consumer"] == "storage-sink"
+    assert letter["error"] == {"code": "invalid_event", "field": "", "reason": reasons[0][1]}
     assert letter["value"] == "{not json"
     assert (letter["topic"], letter["partition"], letter["offset"]) == ("odds", 0, 10)

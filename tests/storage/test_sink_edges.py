@@ -90,12 +90,17 @@ async def test_malformed_events_are_dead_lettered_and_the_sink_goes_on(
     s.start()
     try:
         wait_until(lambda: _ticks(stack.pg_dsn, run) == 4, 60, "the valid events to be stored")
-        letters = await read_all(stack, [DEAD_LETTER_TOPIC], lambda r: run.encode() in r.value)
+        # Other consumers (the fan-out's ingest) may reject the same records: keep the sink's.
+        letters = [
+            r
+            for r in await read_all(stack, [DEAD_LETTER_TOPIC], lambda r: run.encode() in r.value)
+            if orjson.loads(r.value)["consumer"] == "storage-sink"
+        ]
         by_value = {orjson.loads(r.value)["value"].encode(): orjson.loads(r.value) for r in letters}
         for raw, reason in bad.items():
             letter = by_value[raw.decode("utf-8", "backslashreplace").encode()]
-            assert reason in letter["reason"]["reason"], letter
-            assert letter["reason"]["code"] == "invalid_event"
+            assert reason in letter["error"]["reason"], letter
+            assert letter["error"]["code"] == "invalid_event"
             assert letter["topic"] == "odds" and letter["offset"] >= 0
         assert len(letters) == len(bad)
         assert s.alive()

@@ -14,7 +14,6 @@ import time
 from collections import Counter
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -32,6 +31,7 @@ from broadcaster.ingest.redis_scripts import (
 )
 from broadcaster.settings import IngestSettings
 from inplay_events import DEAD_LETTER_TOPIC, TOPICS, Event, InvalidEvent, decode
+from inplay_events.deadletter import dead_letter
 
 REPORT_EVERY_S = 5.0
 CHECK_END_EVERY_S = 1.0
@@ -43,19 +43,10 @@ def new_epoch() -> str:
     return f"{int(time.time() * 1000):x}{secrets.token_hex(3)}"
 
 
-def dead_letter(record: ConsumerRecord[bytes, bytes], error: InvalidEvent) -> bytes:
+def dead_letter_for(record: ConsumerRecord[bytes, bytes], error: InvalidEvent) -> bytes:
     """The dead-letter record value: the reason, where the event came from and its bytes."""
-    raw = record.value or b""
-    return orjson.dumps(
-        {
-            "reason": str(error),
-            "error": error.as_dict(),
-            "consumer": "broadcaster-ingest",
-            "topic": record.topic,
-            "partition": record.partition,
-            "offset": record.offset,
-            "value": raw.decode("utf-8", "replace"),
-        }
+    return dead_letter(
+        "broadcaster-ingest", error, record.topic, record.partition, record.offset, record.value
     )
 
 
@@ -172,7 +163,7 @@ class Ingest:
                 except InvalidEvent as exc:
                     self.counts["invalid"] += 1
                     await self.producer.send_and_wait(
-                        DEAD_LETTER_TOPIC, dead_letter(record, exc), key=record.key
+                        DEAD_LETTER_TOPIC, dead_letter_for(record, exc), key=record.key
                     )
                     continue
                 if event.type == "alive":

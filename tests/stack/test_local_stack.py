@@ -210,6 +210,8 @@ def test_children_die_with_a_killed_up_and_down_cleans_up(start_up) -> None:
 
 def test_taken_port_is_reported_with_its_variable(start_up) -> None:
     with socket.socket() as sock:
+        # The previous test's Redis may have left TIME_WAIT sockets on this port.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", PORTS["INPLAY_REDIS_PORT"]))
         sock.listen()
         up = start_up()

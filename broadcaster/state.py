@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import orjson
+
 from broadcaster.channels import Kind, kind_of
 
 # Fields of a game event that make up the game object; the rest (kind, results, ...) are
@@ -78,3 +80,17 @@ def apply(
     elif kind is Kind.USER and etype == "bet":
         new["bets"] = [*new["bets"], bet_object(event)][-user_bets:]
     return new
+
+
+def from_redis(kind: Kind, items: list[bytes]) -> dict[str, Any]:
+    """A snapshot's ``data`` from a channel's raw Redis state (HGETALL pairs or a bet list)."""
+    if kind is Kind.USER:
+        return {"bets": [orjson.loads(x) for x in items]}
+    pairs = dict(zip(items[::2], items[1::2], strict=True))
+    if kind is Kind.GAME:
+        game = pairs.pop(b"game", None)
+        return {
+            "game": orjson.loads(game) if game else None,
+            "markets": {k[2:].decode(): orjson.loads(v) for k, v in pairs.items()},
+        }
+    return {"games": {k.decode(): orjson.loads(v) for k, v in pairs.items()}}

@@ -17,9 +17,7 @@ import asyncio
 import logging
 from typing import Any
 
-import orjson
-
-from broadcaster import protocol, publication
+from broadcaster import protocol, publication, state
 from broadcaster.channels import Kind, kind_of
 from broadcaster.errors import Unavailable
 from broadcaster.gateway.broker import Broker, SyncResult
@@ -82,20 +80,6 @@ class Channel:
     def empty(self) -> bool:
         """No client wants this channel."""
         return not self.live and not self.pending and not self.conflating
-
-
-def snapshot_data(kind: Kind, items: list[bytes]) -> dict[str, Any]:
-    """A snapshot's ``data`` from the raw Redis state (see broadcaster/state.py)."""
-    if kind is Kind.USER:
-        return {"bets": [orjson.loads(x) for x in items]}
-    pairs = dict(zip(items[::2], items[1::2], strict=True))
-    if kind is Kind.GAME:
-        game = pairs.pop(b"game", None)
-        return {
-            "game": orjson.loads(game) if game else None,
-            "markets": {k[2:].decode(): orjson.loads(v) for k, v in pairs.items()},
-        }
-    return {"games": {k.decode(): orjson.loads(v) for k, v in pairs.items()}}
 
 
 class Hub:
@@ -212,7 +196,7 @@ class Hub:
                 w.push(Message(msg, name, seq, 0, ckey))
         else:
             if result.built is None:
-                data = snapshot_data(ch.kind, result.items)
+                data = state.from_redis(ch.kind, result.items)
                 result.built = (
                     Message(protocol.subscribed(name, result.epoch, result.seq, False)),
                     Message(protocol.snapshot(name, result.epoch, result.seq, data)),
@@ -372,7 +356,7 @@ class Hub:
                 if ch.pending:
                     self._offer_pending(ch, epoch, m)
         else:
-            data = snapshot_data(ch.kind, result.items)
+            data = state.from_redis(ch.kind, result.items)
             sub_msg = Message(protocol.subscribed(ch.name, result.epoch, result.seq, False))
             snap_msg = Message(protocol.snapshot(ch.name, result.epoch, result.seq, data))
             for w in [*ch.live, *ch.conflating]:

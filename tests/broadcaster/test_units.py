@@ -8,7 +8,6 @@ import pytest
 from broadcaster import protocol, publication, state
 from broadcaster.channels import Kind, channels_for, kind_of
 from broadcaster.errors import ERROR_CODES, UnknownChannel
-from broadcaster.gateway.hub import snapshot_data
 from broadcaster.gateway.limits import ConnectionLimits, TokenBucket, origin_allowed
 from broadcaster.gateway.writer import Message, conflate, text_frame
 from broadcaster.ingest.redis_scripts import batch_args, event_args
@@ -86,12 +85,12 @@ def test_games_league_and_user_state():
 def test_snapshot_data_matches_state_model():
     game = orjson.dumps(state.game_object(GAME))
     market = orjson.dumps(state.market_object(ODDS))
-    data = snapshot_data(Kind.GAME, [b"game", game, b"m:m1", market])
+    data = state.from_redis(Kind.GAME, [b"game", game, b"m:m1", market])
     assert data == state.apply("game:g1", state.apply("game:g1", state.empty("game:g1"), GAME),
                                ODDS)  # fmt: skip
-    assert snapshot_data(Kind.GAME, []) == state.empty("game:g1")
-    assert snapshot_data(Kind.GAMES, [b"g1", game]) == {"games": {"g1": state.game_object(GAME)}}
-    assert snapshot_data(Kind.USER, []) == {"bets": []}
+    assert state.from_redis(Kind.GAME, []) == state.empty("game:g1")
+    assert state.from_redis(Kind.GAMES, [b"g1", game]) == {"games": {"g1": state.game_object(GAME)}}
+    assert state.from_redis(Kind.USER, []) == {"bets": []}
 
 
 def test_script_args():

@@ -50,6 +50,9 @@ def decode(raw: bytes | str | dict[str, Any]) -> Event:
         return cast(Event, model.model_validate(obj))
     except ValidationError as exc:
         raise _as_invalid(exc) from None
+    except (ValueError, TypeError, ArithmeticError, RecursionError) as exc:
+        # A validator that failed some other way must still not stop a consumer.
+        raise InvalidEvent("", f"unreadable event: {exc}") from None
 
 
 def _as_invalid(exc: ValidationError) -> InvalidEvent:

@@ -60,10 +60,16 @@ class MarketStatus(StrEnum):
     SETTLED = "settled"
 
 
+# Far above any real book (exchanges stop at 1000); keeps the decimals check finite.
+MAX_PRICE = 1_000_000.0
+
+
 def _check_price(price: float) -> float:
     # Decimal odds of 1.0 or less pay back nothing: such a price is a feed error.
     if price <= 1.0:
         raise ValueError(f"price {price} must be greater than 1.0")
+    if price > MAX_PRICE:
+        raise ValueError(f"price {price} is above {MAX_PRICE:g}")
     if abs(price * 1000 - round(price * 1000)) > 1e-6:
         raise ValueError(f"price {price} has more than three decimals")
     return price

@@ -127,6 +127,10 @@ def interval(query: Mapping[str, str]) -> Interval:
         ) from None
 
 
+_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def timestamp(query: Mapping[str, str], name: str) -> datetime | None:
     """An optional instant: ISO 8601 (no zone means UTC) or integer epoch milliseconds."""
     raw = query.get(name)
@@ -134,13 +138,18 @@ def timestamp(query: Mapping[str, str], name: str) -> datetime | None:
         return None
     try:
         if raw.lstrip("-").isdigit():
-            return _EPOCH + timedelta(milliseconds=int(raw))
-        parsed = datetime.fromisoformat(raw)
+            parsed = _EPOCH + timedelta(milliseconds=int(raw))
+        else:
+            parsed = datetime.fromisoformat(raw)
     except (ValueError, OverflowError):
         raise BadParameter(
             name, "must be an ISO 8601 time or epoch milliseconds (e.g. 2024-05-01T12:00:00Z)"
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    # Far enough from datetime's limits that default spans and bucket flooring stay valid.
+    if not _EARLIEST <= parsed <= _LATEST:
+        raise BadParameter(name, "must be between the years 1900 and 9000")
+    return parsed
 
 
 def floor_to(instant: datetime, width: timedelta) -> datetime:

@@ -33,12 +33,12 @@ def main() -> None:
     log_settings(log, settings)
     if args.command == "migrate":
         try:
-            migrate(settings.database_url, log=log)
+            migrate(settings.database_url.get_secret_value(), log=log)
         except psycopg.OperationalError as exc:
             log.error("database unreachable", extra={"error": str(exc).strip()})
             raise SystemExit(1) from None
     elif args.command == "forget-offsets":
-        forgotten = asyncio.run(_forget_offsets(settings.database_url))
+        forgotten = asyncio.run(_forget_offsets(settings.database_url.get_secret_value()))
         log.info("stored offsets forgotten", extra={"partitions": forgotten})
 
 

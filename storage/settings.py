@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -14,7 +14,8 @@ class StorageSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
 
-    database_url: str = Field("postgresql://postgres@127.0.0.1:15432/inplay")
+    # Secret: a URL may carry a password, and the settings are logged at start-up.
+    database_url: SecretStr = Field(SecretStr("postgresql://postgres@127.0.0.1:15432/inplay"))
     log_level: str = "INFO"
 
 

@@ -49,7 +49,7 @@ async def run(settings: SinkSettings, log: logging.Logger) -> int:
     _install_signal_handlers(stop, log)
     counters = Counters()
     writer = Writer(
-        settings.database_url, settings.sink_group_id, log,
+        settings.database_url.get_secret_value(), settings.sink_group_id, log,
         mode=settings.sink_write_mode, retry_max_s=settings.sink_retry_max_s,
     )  # fmt: skip
 
@@ -66,7 +66,8 @@ async def run(settings: SinkSettings, log: logging.Logger) -> int:
     await consumer.start()
     log.info("sink started", extra={"group": settings.sink_group_id})
     keep = retention.run_forever(
-        settings.database_url, settings.sink_raw_retention, settings.sink_rollup_retention,
+        settings.database_url.get_secret_value(),
+        settings.sink_raw_retention, settings.sink_rollup_retention,
         settings.sink_retention_every_s, log,
     )  # fmt: skip
     report = _report(settings.sink_report_every_s, counters, consumer, writer, log)
@@ -88,7 +89,9 @@ async def run(settings: SinkSettings, log: logging.Logger) -> int:
                         "batch already committed elsewhere, rolled back; resuming from the store",
                         extra={"partitions": sorted(f"{t}-{p}" for t, p in exc.partitions)},
                     )
-                    await consumer.seek_back(exc.partitions)
+                    # The whole batch rolled back, not only the stale partitions: every
+                    # partition in it must be read again from its stored offset.
+                    await consumer.seek_back(set(batch.next_offsets))
                     continue
                 counters.add(batch, result)
     finally:

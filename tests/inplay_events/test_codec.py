@@ -120,6 +120,13 @@ def test_price_not_above_one_is_rejected(price: float) -> None:
     assert rejected(bet(price=price)).field == "price"
 
 
+@pytest.mark.parametrize("price", [1e306, 2_000_000.0])
+def test_absurd_price_is_rejected_not_crashing(price: float) -> None:
+    err = rejected(odds(prices={"over": price, "under": 1.9}))
+    assert err.field == "prices.over"
+    assert "above" in err.reason
+
+
 def test_price_with_more_than_three_decimals_is_rejected() -> None:
     err = rejected(odds(prices={"over": 1.9055, "under": 1.9}))
     assert "three decimals" in err.reason

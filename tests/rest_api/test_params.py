@@ -43,6 +43,10 @@ def test_time_range_defaults_floor_and_limits() -> None:
         ({"from": "2030-01-01T00:00:00Z", "to": "2030-01-03T00:00:00Z"}, "from"),
         ({"from": "yesterday"}, "from"),
         ({"to": "12:00"}, "to"),
+        # Near datetime's limits: a 400 naming the parameter, not an overflow (500).
+        ({"from": "9999-12-31T23:00:00"}, "from"),
+        ({"to": "0001-01-01T00:00:00"}, "to"),
+        ({"from": "253402300000000"}, "from"),
     ],
 )
 def test_time_range_errors_name_the_parameter(query: dict[str, str], parameter: str) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from redis.exceptions import RedisError
 
@@ -162,9 +163,7 @@ class Ingest:
                     event = decode(record.value or b"")
                 except InvalidEvent as exc:
                     self.counts["invalid"] += 1
-                    await self.producer.send_and_wait(
-                        DEAD_LETTER_TOPIC, dead_letter_for(record, exc), key=record.key
-                    )
+                    await self._dead_letter(record, exc)
                     continue
                 if event.type == "alive":
                     self.counts["alive"] += 1  # feed safety reads these later
@@ -177,6 +176,26 @@ class Ingest:
             await self._apply(events[start : start + size])
         # Only now may a commit (running beside the next fetch) include these offsets.
         self._pending.update(offsets)
+
+    async def _dead_letter(self, record: ConsumerRecord[Any, Any], error: InvalidEvent) -> None:
+        """Park the record on the dead-letter topic; retried until the broker takes it.
+
+        Its offset is not committable before this returns, so waiting loses nothing, and a
+        broker hiccup must not end the worker.
+        """
+        delay = 0.1
+        while True:
+            try:
+                await self.producer.send_and_wait(
+                    DEAD_LETTER_TOPIC, dead_letter_for(record, error), key=record.key
+                )
+                return
+            except (KafkaError, OSError) as exc:
+                self.log.warning(
+                    "dead-letter topic unavailable, retrying", extra={"error": str(exc)}
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     async def _apply(self, events: list[Event]) -> None:
         """One atomic script call; retried until Redis answers (offsets wait meanwhile)."""

@@ -8,27 +8,21 @@ from __future__ import annotations
 
 import importlib
 import re
-import socket
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import yaml
-from prometheus_client import CollectorRegistry, start_http_server
 from pydantic_settings import BaseSettings
 
 from inplay_events.runtime import env_name
 from inplay_events.topics import DEAD_LETTER_TOPIC, TOPICS
 
+from .conftest import LISTENERS
 from .deployfiles import (
-    BOOTSTRAP_HINT,
     COMPOSE_FILE,
     ROOT,
     compose_config,
-    docker_compose_cli,
     host_ip_of,
     packages_in_image,
     python_module_of,
@@ -46,35 +40,7 @@ SETTINGS = {
     "gateway": "broadcaster.settings:GatewaySettings",
 }
 SIM_KNOBS = ["SIM_EVENTS_PER_SEC", "SIM_GAMES", "SIM_SEED", "SIM_SPEEDUP"]
-# Services that listen: container port setting, host-address setting, healthcheck path.
-LISTENERS = {
-    "rest-api": [("API_PORT", "API_HOST", "/health")],
-    "gateway": [
-        ("GATEWAY_PORT", "GATEWAY_HOST", None),
-        ("GATEWAY_METRICS_PORT", "GATEWAY_HOST", "/metrics"),
-    ],
-}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
-
-
-@pytest.fixture(scope="module")
-def cli() -> str:
-    cli = docker_compose_cli()
-    if cli is None:
-        pytest.fail(BOOTSTRAP_HINT)
-    return cli
-
-
-@pytest.fixture(scope="module")
-def raw() -> dict:
-    """The file as written (anchors merged), before interpolation and normalisation."""
-    return yaml.safe_load(COMPOSE_FILE.read_text())
-
-
-@pytest.fixture(scope="module")
-def resolved(cli: str) -> dict:
-    """The file as docker-compose resolves it, with every variable at its default."""
-    return compose_config(COMPOSE_FILE).resolved()
 
 
 # --- checks, as functions of the parsed file so that broken variants can be fed in ------
@@ -371,67 +337,6 @@ def test_published_host_ports_follow_their_variables(cli: str) -> None:
         "127.0.0.1:28765:18765/tcp",
         "127.0.0.1:28766:18766/tcp",
     ]
-
-
-def _serve(status: int) -> tuple[ThreadingHTTPServer, list[str]]:
-    seen: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append(self.path)
-            self.send_response(status)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, seen
-
-
-def run_probe(test: list[str], port: int, to_port: int) -> int:
-    """A `CMD python ...` healthcheck, run here with its port moved to `to_port`."""
-    assert test[0] == "CMD" and test[1] == "python", test
-    args = [a.replace(f"127.0.0.1:{port}", f"127.0.0.1:{to_port}") for a in test[2:]]
-    proc = subprocess.run([sys.executable, *args], capture_output=True, timeout=30, check=False)
-    return proc.returncode
-
-
-@pytest.mark.parametrize("name", sorted(LISTENERS))
-def test_healthchecks_pass_on_200_and_fail_otherwise(resolved: dict, name: str) -> None:
-    """The probe is valid Python (stdlib only: no curl in the image) that needs a 2xx."""
-    service = resolved["services"][name]
-    ((port_var, _, path),) = [lsn for lsn in LISTENERS[name] if lsn[2]]
-    port = int(service["environment"][port_var])
-    test = service["healthcheck"]["test"]
-    for status, healthy in ((200, True), (503, False), (404, False)):
-        server, seen = _serve(status)
-        try:
-            code = run_probe(test, port, server.server_address[1])
-        finally:
-            server.shutdown()
-            server.server_close()
-        assert (code == 0) == healthy, (name, status, code)
-        assert seen == [path], seen
-    with socket.socket() as sock:  # a port nothing listens on: unhealthy
-        sock.bind(("127.0.0.1", 0))
-        assert run_probe(test, port, sock.getsockname()[1]) != 0
-
-
-def test_gateway_metrics_server_answers_the_healthcheck(resolved: dict) -> None:
-    """/metrics is prometheus_client's plain HTTP server (broadcaster/gateway/metrics.py)."""
-    source = (ROOT / "broadcaster" / "gateway" / "metrics.py").read_text()
-    assert "start_http_server(" in source
-    gateway = resolved["services"]["gateway"]
-    port = int(gateway["environment"]["GATEWAY_METRICS_PORT"])
-    server, thread = start_http_server(0, addr="127.0.0.1", registry=CollectorRegistry())
-    try:
-        assert run_probe(gateway["healthcheck"]["test"], port, server.server_address[1]) == 0
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def test_sim_knobs_can_be_overridden(cli: str) -> None:

@@ -19,15 +19,14 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
+# benchmarks/ is the script's folder, so first on sys.path.
+from procstats import proc_cpu_s
+
 from inplay_events import TOPICS
 from stack import broker
 from stack.settings import ROOT, StackSettings
 
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 async def probe(args: argparse.Namespace) -> None:
@@ -49,11 +48,11 @@ async def probe(args: argparse.Namespace) -> None:
         )
 
         async def window(label: str, lags: list[float] | None = None) -> None:
-            c0, t0 = cpu_seconds(tansu.pid), time.monotonic()
+            c0, t0 = proc_cpu_s(tansu.pid), time.monotonic()
             if lags is not None:
                 lags.clear()
             await asyncio.sleep(args.seconds)
-            share = 100 * (cpu_seconds(tansu.pid) - c0) / (time.monotonic() - t0)
+            share = 100 * (proc_cpu_s(tansu.pid) - c0) / (time.monotonic() - t0)
             line = f"{label:<28} tansu CPU {share:3.0f}%"
             if lags:
                 ordered = sorted(lags)

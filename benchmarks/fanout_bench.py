@@ -18,150 +18,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import multiprocessing as mp
 import os
 import random
 import statistics
-import struct
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-import orjson
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from procstats import busiest, cpu_table, proc_cpu_s, proc_rss_kb  # noqa: E402
+from ws_load_client import client_worker  # noqa: E402
 
 from stack import broker, redis_server  # noqa: E402
 from stack.processes import Child, spawn  # noqa: E402
 from stack.settings import StackSettings  # noqa: E402
-
-HANDSHAKE = (
-    "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-    "Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-)
-
-
-def masked_text(payload: bytes) -> bytes:
-    """A client text frame (clients must mask)."""
-    mask = os.urandom(4)
-    n = len(payload)
-    head = bytes((0x81, 0x80 | n)) if n < 126 else struct.pack("!BBH", 0x81, 0x80 | 126, n)
-    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return head + mask + body
-
-
-class LoadProtocol(asyncio.Protocol):
-    """One load connection: counts frames and bytes, parses sampled frames only."""
-
-    def __init__(self, stats: dict, sample_every: int, ready: asyncio.Future[None]) -> None:
-        self.stats = stats
-        self.sample_every = sample_every
-        self.ready = ready
-        self.buf = bytearray()
-        self.open = False
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        buf = self.buf
-        buf += data
-        if not self.open:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            if not buf.startswith(b"HTTP/1.1 101"):
-                self.ready.set_exception(RuntimeError(bytes(buf[:80]).decode()))
-                return
-            del buf[: end + 4]
-            self.open = True
-            self.ready.set_result(None)
-        st = self.stats
-        pos = 0
-        n = len(buf)
-        while n - pos >= 2:
-            b1 = buf[pos + 1] & 0x7F
-            if b1 < 126:
-                head, length = 2, b1
-            elif b1 == 126:
-                if n - pos < 4:
-                    break
-                head, length = 4, (buf[pos + 2] << 8) | buf[pos + 3]
-            else:
-                if n - pos < 10:
-                    break
-                head, length = 10, struct.unpack_from("!Q", buf, pos + 2)[0]
-            if n - pos < head + length:
-                break
-            st["frames"] += 1
-            st["bytes"] += head + length
-            if st["frames"] % self.sample_every == 0 and buf[pos] & 0x0F == 1:
-                self._sample(bytes(buf[pos + head : pos + head + length]))
-            elif length < 300 and b'"error"' in buf[pos + head : pos + head + length]:
-                err = orjson.loads(bytes(buf[pos + head : pos + head + length]))
-                for m in err if isinstance(err, list) else [err]:
-                    if m.get("type") == "error":
-                        st["errors"][m["code"] + ": " + m["message"]] = (
-                            st["errors"].get(m["code"] + ": " + m["message"], 0) + 1
-                        )
-            pos += head + length
-        if pos:
-            del buf[:pos]
-
-    def _sample(self, payload: bytes) -> None:
-        now = time.time() * 1000
-        obj = orjson.loads(payload)
-        for m in obj if isinstance(obj, list) else [obj]:
-            if m.get("type") == "event":
-                self.stats["lat"].append(now - m["data"]["ts"])
-
-    def send(self, op: dict) -> None:
-        assert self.transport is not None
-        self.transport.write(masked_text(orjson.dumps(op)))
-
-
-def client_worker(
-    port: int,
-    conns: int,
-    channels: list[str],
-    offset: int,
-    sample_every: int,
-    subscribe_at: float,
-    stop_at: float,
-    out: mp.Queue,
-) -> None:
-    """A load-client process: ``conns`` connections, subscribe at ``subscribe_at``."""
-    import uvloop
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        stats: dict = {"frames": 0, "bytes": 0, "lat": [], "errors": {}}
-        protos: list[LoadProtocol] = []
-        for i in range(conns):
-            ready = loop.create_future()
-            _, proto = await loop.create_connection(
-                lambda ready=ready: LoadProtocol(stats, sample_every, ready), "127.0.0.1", port
-            )
-            key = base64.b64encode(os.urandom(16)).decode()
-            assert proto.transport is not None
-            proto.transport.write(HANDSHAKE.format(port=port, key=key).encode())
-            await ready
-            protos.append(proto)
-            if i % 200 == 199:
-                await asyncio.sleep(0)
-        out.put(("connected", conns))
-        await asyncio.sleep(max(0.0, subscribe_at - time.time()))
-        for i, proto in enumerate(protos):
-            proto.send({"op": "subscribe", "channels": [channels[(offset + i) % len(channels)]]})
-        await asyncio.sleep(max(0.0, stop_at - time.time()))
-        out.put(("stats", {k: v for k, v in stats.items()}))
-
-    uvloop.run(main())
 
 
 def direct_feeder(redis_url: str, rate: float, games: int, run_id: str, stop_at: float) -> None:
@@ -201,20 +76,6 @@ def direct_feeder(redis_url: str, rate: float, games: int, run_id: str, stop_at:
     uvloop.run(main())
 
 
-def proc_cpu_s(pid: int) -> float:
-    """utime + stime of a process, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def proc_rss_kb(pid: int) -> int:
-    """Resident set size of a process, in KiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
 def histogram_quantiles(port: int, name: str, qs: tuple[float, ...]) -> list[float]:
     """Quantiles (upper bucket bounds, ms) of a Prometheus histogram on /metrics."""
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
@@ -238,26 +99,6 @@ def metric(port: int, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.rsplit(" ", 1)[1])
     raise KeyError(name)
-
-
-def cpu_table() -> dict[int, tuple[float, str]]:
-    """CPU seconds and command line of every process."""
-    rows = {}
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        with contextlib.suppress(Exception):
-            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:90]
-            rows[int(d.name)] = (proc_cpu_s(int(d.name)), cmd)
-    return rows
-
-
-def busiest(before: dict[int, tuple[float, str]], wall: float, top: int = 8) -> list[str]:
-    """The processes that used the most CPU since ``before`` (percent of one core)."""
-    after = cpu_table()
-    used = [(cpu - before.get(pid, (0.0, ""))[0], cmd) for pid, (cpu, cmd) in after.items()]
-    used.sort(reverse=True)
-    return [f"{u / wall * 100:5.1f}%  {cmd}" for u, cmd in used[:top] if u > 0.01 * wall]
 
 
 def main() -> int:

@@ -34,6 +34,12 @@ class IngestSettings(BaseSettings):
     ingest_user_bets: int = Field(
         50, ge=1, le=10_000, description="Most recent bets a user:<account> state keeps."
     )
+    ingest_ended_ttl_s: float = Field(
+        3600.0,
+        gt=0,
+        description="A settled or cancelled game's game:<id> channel (numbering, state, "
+        "history) is dropped this long after it ended; a later event starts a new epoch.",
+    )
     ingest_commit_interval_ms: int = Field(
         200, ge=0, description="Kafka offsets are committed at most this often (after Redis)."
     )

@@ -31,6 +31,8 @@ MARKET_FIELDS = ("kind", "line", "status", "prices")
 BET_FIELDS = ("bet_id", "game_id", "market_id", "selection_id", "stake", "price", "ts")
 # A user channel keeps this many of the account's most recent bets by default.
 DEFAULT_USER_BETS = 50
+# A game in one of these statuses has left the games and league states (not its own).
+ENDED_STATUSES = frozenset({"settled", "cancelled"})
 
 
 def game_object(event: dict[str, Any]) -> dict[str, Any]:
@@ -46,6 +48,15 @@ def market_object(event: dict[str, Any]) -> dict[str, Any]:
 def bet_object(event: dict[str, Any]) -> dict[str, Any]:
     """The bet as a user channel's state lists it."""
     return {k: event[k] for k in BET_FIELDS if k in event}
+
+
+def ended(event: dict[str, Any]) -> bool:
+    """A game event that takes its game out of the ``games`` and ``league:`` states.
+
+    Without this those states would hold every game ever played. The game's own channel
+    keeps it: that is where the result is read.
+    """
+    return event.get("type") == "game" and event.get("status") in ENDED_STATUSES
 
 
 def empty(channel: str) -> dict[str, Any]:
@@ -76,7 +87,10 @@ def apply(
     elif kind in (Kind.GAMES, Kind.LEAGUE):
         if etype == "game":
             gid = event["game_id"]
-            new["games"][gid] = {**new["games"].get(gid, {}), **game_object(event)}
+            if ended(event):
+                new["games"].pop(gid, None)
+            else:
+                new["games"][gid] = {**new["games"].get(gid, {}), **game_object(event)}
     elif kind is Kind.USER and etype == "bet":
         new["bets"] = [*new["bets"], bet_object(event)][-user_bets:]
     return new

@@ -7,6 +7,10 @@ channel's metadata is gone), append to the bounded history and PUBLISH.
 
 Staleness is judged per (game, event type): the three topics are consumed independently, so
 events of one game are ordered within a topic but may interleave differently across topics.
+
+A game that settles or is cancelled leaves the ``games`` and ``league:`` states (the event
+saying so is still published there, so clients drop it too), and its ``game:<id>`` keys get
+an expiry: nothing in Redis grows with the number of games ever played.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ local dd_ttl = ARGV[5]
 local ucap = tonumber(ARGV[6])
 local n = tonumber(ARGV[7])
 local published = ARGV[8] .. ']\\n'
-local i = 9
+local ended_ttl = tonumber(ARGV[9])
+local i = 10
 local out = {}
 for e = 1, n do
   local id, gk, gseq = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
@@ -63,7 +68,7 @@ for e = 1, n do
         redis.call('DEL', hk)
       end
       local s = redis.call('HINCRBY', mk, 'seq', 1)
-      if op == 'merge' then
+      if op == 'merge' or op == 'live' or op == 'ended' then
         local old = redis.call('HGET', sk, field)
         if old then
           local obj = cjson.decode(old)
@@ -71,6 +76,13 @@ for e = 1, n do
           value = cjson.encode(obj)
         end
         redis.call('HSET', sk, field, value)
+        if op == 'live' then
+          -- A game back from settled/cancelled (rare) must not lose its keys to that expiry.
+          redis.call('PERSIST', mk)
+          redis.call('PERSIST', sk)
+        end
+      elseif op == 'drop' then
+        redis.call('HDEL', sk, field)
       elseif op == 'set' then
         redis.call('HSET', sk, field, value)
       elseif op == 'push' then
@@ -81,6 +93,13 @@ for e = 1, n do
       local payload = '["' .. ep .. '",' .. s .. hdr .. published .. msg
       redis.call('XADD', hk, 'MAXLEN', '~', maxlen, s .. '-0', 'm', payload)
       redis.call('PEXPIRE', hk, hist_ttl)
+      if op == 'ended' then
+        -- Kept a while for late readers of the result, then gone; an event after that
+        -- finds no numbering and starts a new epoch, as after any loss.
+        redis.call('PEXPIRE', mk, ended_ttl)
+        redis.call('PEXPIRE', sk, ended_ttl)
+        if ended_ttl < tonumber(hist_ttl) then redis.call('PEXPIRE', hk, ended_ttl) end
+      end
       redis.call('PUBLISH', p .. 'p:' .. ch, payload)
     end
   end
@@ -99,6 +118,8 @@ class ApplyConfig:
     history_ttl_ms: int
     dedupe_ttl_ms: int
     user_bets: int
+    # How long a settled or cancelled game's channel keys live after it ended.
+    ended_ttl_ms: int = 3_600_000
 
 
 def _dumps(obj: Any) -> bytes:
@@ -114,9 +135,13 @@ def event_args(event: Event) -> list[bytes | str | int]:
     chans = channels_for(event)
     if isinstance(event, GameEvent):
         game = _dumps(state.game_object(data))
+        ended = state.ended(data)
         for ch in chans:
-            field = "game" if ch.startswith("game:") else event.game_id
-            ops.append((ch, "merge", field, game))
+            if ch.startswith("game:"):
+                # The game channel keeps an ended game (its result lives there) for a while.
+                ops.append((ch, "ended" if ended else "live", "game", game))
+            else:
+                ops.append((ch, "drop" if ended else "merge", event.game_id, game))
     elif isinstance(event, OddsEvent):
         ckey = event.market_id
         market = _dumps(state.market_object(data))
@@ -149,6 +174,7 @@ def batch_args(events: list[Event], epoch: str, config: ApplyConfig) -> list[byt
         config.user_bets,
         len(events),
         int(time.time() * 1000),
+        config.ended_ttl_ms,
     ]
     for event in events:
         args.extend(event_args(event))

@@ -28,6 +28,8 @@
   var GAME_FIELDS = ["game_id", "league", "sport", "home", "away", "start_time", "status",
     "score", "period", "clock"];
   var BET_FIELDS = ["bet_id", "game_id", "market_id", "selection_id", "stake", "price", "ts"];
+  // A game in one of these statuses leaves the games and league states (not its own channel).
+  var ENDED_STATUSES = { settled: true, cancelled: true };
 
   function kindOf(channel) {
     if (channel === "games") return "games";
@@ -65,7 +67,9 @@
         };
       }
     } else if (kind === "games" || kind === "league") {
-      if (ev.type === "game") {
+      if (ev.type === "game" && ENDED_STATUSES[ev.status] === true) {
+        delete state.games[ev.game_id]; // what a fresh snapshot shows: the game is gone
+      } else if (ev.type === "game") {
         state.games[ev.game_id] = Object.assign({}, state.games[ev.game_id] || {},
           pick(ev, GAME_FIELDS));
       }

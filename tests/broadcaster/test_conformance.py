@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from broadcaster import state
+import redis.asyncio as aioredis
+
+from broadcaster import keys, state
 from inplay_events import to_dict
 from tests.broadcaster.helpers import (
     Client,
@@ -209,3 +211,56 @@ async def test_metrics_endpoint(gateway):
     assert values["inplay_gateway_messages_out_total"] >= values["inplay_gateway_frames_out_total"]
     assert values["inplay_gateway_bytes_out_total"] > 0
     await c.close()
+
+
+async def test_deltas_match_a_fresh_snapshot_while_games_settle(stack, gateway):
+    """Games that settle or are cancelled mid-stream leave games/league by delta exactly as a
+    fresh snapshot shows them gone (the simulator runs fast enough here for games to end)."""
+    rid = run_id("settle")
+    events = simulate(1500, rid, games=2, events_per_sec=20, speedup=3000)
+    first, rest = events[:300], events[300:]
+    ended = {e.game_id for e in rest if e.type == "game" and state.ended(to_dict(e))}
+    # Ended by a delta after the snapshot showed them: the case a client must get right.
+    assert {e.game_id for e in first} & ended
+    expected = expected_states(events)
+    channels = ["games", *sorted(ch for ch in expected if ch.startswith("league:"))]
+    r = aioredis.from_url(stack.redis_url)
+
+    async def applied(evs: list) -> None:
+        want = expected_states(evs)
+        for ch in (ch for ch in want if ch.startswith("game:")):
+            for _ in range(400):
+                if int(await r.hget(keys.meta(ch), "seq") or 0) >= want[ch][0]:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError(f"ingest did not apply {ch}")
+
+    await produce(stack.kafka_bootstrap, first)
+    await applied(first)
+    c = await Client.connect(gateway.url())
+    await c.send(op="subscribe", channels=channels)
+    snap = await c.wait_type("snapshot", channel="games")
+    assert {g for g in snap["data"]["games"] if g.startswith(rid)} & ended
+    await produce(stack.kafka_bootstrap, rest)
+    await applied(events)
+    built: dict[str, tuple[dict | None, int]] = {}
+    for ch in channels:
+        target = int(await r.hget(keys.meta(ch), "seq") or 0)
+        await c.wait_for(lambda m, ch=ch, t=target: m.get("channel") == ch
+                         and m["type"] in ("snapshot", "event") and m["seq"] == t)  # fmt: skip
+        st, seq, _ = build_state(c.messages, ch)
+        assert st is not None and seq == target
+        built[ch] = (st, seq)
+        mine = {k: v for k, v in st["games"].items() if k.startswith(rid)}
+        assert mine == {k: v for k, v in expected[ch][1]["games"].items() if k.startswith(rid)}
+        assert not set(mine) & ended
+    # Nothing else publishes now: a fresh snapshot at the same seq equals the built state.
+    d = await Client.connect(gateway.url())
+    await d.send(op="subscribe", channels=channels)
+    for ch in channels:
+        fresh = await d.wait_type("snapshot", channel=ch)
+        assert (fresh["seq"], fresh["data"]) == (built[ch][1], built[ch][0]), ch
+    await c.close()
+    await d.close()
+    await r.aclose()

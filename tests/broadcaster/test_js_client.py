@@ -8,6 +8,9 @@ import shutil
 import orjson
 import pytest
 
+from broadcaster import state
+from broadcaster.channels import channels_for
+from inplay_events import to_dict
 from tests.broadcaster.helpers import ROOT, by_channel, expected_states, produce, run_id, simulate
 
 NODE = shutil.which("node")
@@ -64,3 +67,41 @@ async def test_js_client_builds_state_and_resumes_after_a_drop(stack, gateway, t
     # First subscription (snapshot), then a resume after the drop that recovered from history.
     assert result["seen"]["subscribed"][0] is False
     assert True in result["seen"]["subscribed"][1:]
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+async def test_js_apply_event_is_the_state_model(tmp_path):
+    """applyEvent in inplay.js builds what state.apply builds, games ending included."""
+    events = simulate(1500, run_id("jsm"), games=2, events_per_sec=20, speedup=3000)
+    dicts = [to_dict(e) for e in events]
+    assert any(state.ended(e) for e in dicts)  # games settle within the run
+    channels = sorted({ch for e in events for ch in channels_for(e)})
+    data = tmp_path / "events.json"
+    data.write_bytes(orjson.dumps({"events": dicts, "channels": channels}))
+    script = tmp_path / "apply.js"
+    script.write_text(APPLY_SCRIPT)
+    proc = await asyncio.create_subprocess_exec(
+        NODE, str(script), str(ROOT / "broadcaster" / "static" / "inplay.js"), str(data),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err
+    js = orjson.loads(out)
+    assert js == {ch: st for ch, (_, st) in expected_states(events).items()}
+
+
+APPLY_SCRIPT = r"""
+const Inplay = require(process.argv[2]);
+const { events, channels } = JSON.parse(require("fs").readFileSync(process.argv[3], "utf8"));
+const route = (e, ch) => ch === "games" ? e.type === "game"
+  : ch.startsWith("league:") ? e.type === "game" && ch === "league:" + e.league
+  : ch.startsWith("game:") ? (e.type === "game" || e.type === "odds") && ch === "game:" + e.game_id
+  : e.type === "bet" && ch === "user:" + e.account_id;
+const out = {};
+for (const ch of channels) {
+  const st = Inplay.emptyState(ch);
+  for (const e of events) if (route(e, ch)) Inplay.applyEvent(ch, st, e, 50);
+  out[ch] = st;
+}
+console.log(JSON.stringify(out));
+"""

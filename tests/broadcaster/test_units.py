@@ -82,6 +82,24 @@ def test_games_league_and_user_state():
     assert set(st["bets"][0]) == set(state.BET_FIELDS)
 
 
+def test_an_ended_game_leaves_games_and_league_but_not_its_own_channel():
+    settled = {**GAME, "seq": 9, "kind": "settled", "status": "settled", "results": {"m1": "home"}}
+    cancelled = {**GAME, "game_id": "g2", "kind": "cancelled", "status": "cancelled"}
+    for ch in ("games", "league:Serie A"):
+        st = state.apply(ch, state.empty(ch), GAME)
+        st = state.apply(ch, st, {**GAME, "game_id": "g2"})
+        st = state.apply(ch, st, settled)
+        assert set(st["games"]) == {"g2"}
+        assert state.apply(ch, st, cancelled) == {"games": {}}
+        # An ended game that was never there, and a game back after ending (rare).
+        assert state.apply(ch, state.empty(ch), settled) == {"games": {}}
+        back = state.apply(ch, state.apply(ch, st, cancelled), {**cancelled, "status": "live"})
+        assert back["games"]["g2"]["status"] == "live"
+    own = state.apply("game:g1", state.apply("game:g1", state.empty("game:g1"), GAME), settled)
+    assert own["game"]["status"] == "settled"
+    assert state.ended(settled) and not state.ended(GAME) and not state.ended(ODDS)
+
+
 def test_snapshot_data_matches_state_model():
     game = orjson.dumps(state.game_object(GAME))
     market = orjson.dumps(state.market_object(ODDS))
@@ -100,9 +118,13 @@ def test_script_args():
     assert orjson.loads(args[4]) == to_dict(decode(ODDS))
     assert args[5] == 1 and args[6:9] == ["game:g1", b'"game:g1"', "set"]
     game_args = event_args(decode(GAME))
-    assert game_args[5] == 3 and game_args[8] == "merge"
+    assert game_args[5] == 3 and game_args[8] == "merge" and game_args[18] == "live"
+    settled = {**GAME, "kind": "settled", "status": "settled", "results": {"m1": "home"}}
+    ended_args = event_args(decode(settled))
+    # games and league drop it; its own channel keeps it (and its keys get an expiry).
+    assert [ended_args[8], ended_args[13], ended_args[18]] == ["drop", "drop", "ended"]
     whole = batch_args([decode(GAME), decode(ODDS)], "ep1", _config())
-    assert whole[1] == "ep1" and whole[6] == 2 and whole[7] > 0
+    assert whole[1] == "ep1" and whole[6] == 2 and whole[7] > 0 and whole[8] == 3_600_000
 
 
 def _config():

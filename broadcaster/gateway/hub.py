@@ -325,12 +325,54 @@ class Hub:
         self._spawn(self._recover_task(ch))
 
     def recover_all(self) -> None:
-        """After a pub/sub reconnect: every channel reads back what it may have missed."""
+        """After a pub/sub reconnect: every channel reads back what it may have missed.
+
+        A channel no publication has reached yet (``epoch is None``) has only pending
+        subscribers, and no position of its own to read back from. Theirs are not enough:
+        a snapshot or replay read before or during the outage misses what was published
+        while pub/sub was down, and since a channel's first publication is taken as it
+        comes, the next one would reach them after a gap. So the channel is held while its
+        subscription is confirmed anew; then each pending subscriber reads again (one
+        whose read is still in flight does so when it completes), and what was held goes
+        on in order. Clients get a second ``subscribed`` and snapshot: exact, like any
+        ``recovered: false``.
+        """
+        # No epoch is ever this (epochs are hex), so _complete takes it for an epoch change
+        # and reads the channel again for that subscriber.
+        reread = ("!reconnected", Message(b""))
+
+        async def resync_pending(ch: Channel) -> None:
+            assert self.broker is not None
+            while self.channels.get(ch.name) is ch:
+                try:
+                    await self.broker.subscribe(ch.name)
+                    break
+                except Unavailable:
+                    await asyncio.sleep(0.5)
+            # Confirmed: a read issued from now on misses no publication.
+            for sub in list(ch.pending.values()):
+                if sub.synced:
+                    self._resync_pending(ch, sub)
+                else:
+                    sub.buffer.append(reread)
+            held, ch.recovering = ch.recovering or [], None
+            for i, pub in enumerate(held):
+                self._dispatch(ch, *pub)
+                if ch.recovering is not None:  # out of sequence: recovering as usual
+                    ch.recovering.extend(held[i + 1 :])
+                    return
+
         for ch in list(self.channels.values()):
-            if ch.recovering is None and ch.epoch is not None:
+            if ch.recovering is not None:
+                continue
+            if ch.epoch is not None:
                 self.recoveries += 1
                 ch.recovering = []
                 self._spawn(self._recover_task(ch))
+            elif ch.pending:
+                self.recoveries += 1
+                ch.recovering = []
+                self._spawn(resync_pending(ch))
 
     async def _recover_task(self, ch: Channel) -> None:
         assert self.broker is not None

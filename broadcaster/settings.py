@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _LOG_LEVEL = r"(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:16379/0"
 
 
 class IngestSettings(BaseSettings):
@@ -17,7 +18,11 @@ class IngestSettings(BaseSettings):
     kafka_idempotence: bool = Field(
         False, description="Idempotent dead-letter producer: off for Tansu, on for real Kafka."
     )
-    redis_url: str = Field("redis://127.0.0.1:16379/0", min_length=1)
+    redis_url: SecretStr = Field(
+        SecretStr(DEFAULT_REDIS_URL),
+        min_length=1,
+        description="May hold a password: masked in the start-up log.",
+    )
     ingest_group_id: str = Field("fanout", min_length=1, description="Kafka consumer group.")
     ingest_batch_max: int = Field(
         200, ge=1, le=5000, description="Events per Redis script call (one atomic step each)."
@@ -56,9 +61,16 @@ class IngestSettings(BaseSettings):
 class GatewaySettings(BaseSettings):
     """``python -m broadcaster gateway``: env var names are the field names in upper case."""
 
-    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore", populate_by_name=True)
 
-    redis_url: str = Field("redis://127.0.0.1:16379/0", min_length=1)
+    # Read from REDIS_URL. A SecretStr under another name, with ``redis_url`` a plain-str
+    # property, so the gateway's wiring (which passes ``redis_url`` on) works unchanged.
+    redis_url_secret: SecretStr = Field(
+        SecretStr(DEFAULT_REDIS_URL),
+        min_length=1,
+        validation_alias=AliasChoices("REDIS_URL", "redis_url_secret"),
+        description="REDIS_URL. May hold a password: masked in the start-up log.",
+    )
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(18765, ge=0, le=65535)
     gateway_metrics_port: int = Field(18766, ge=0, le=65535, description="0 disables /metrics.")
@@ -109,6 +121,11 @@ class GatewaySettings(BaseSettings):
     jwt_issuer: str | None = None
     jwt_leeway_s: float = Field(0.0, ge=0)
     log_level: str = Field("INFO", pattern=_LOG_LEVEL)
+
+    @property
+    def redis_url(self) -> str:
+        """REDIS_URL in clear, to connect with; never log it."""
+        return self.redis_url_secret.get_secret_value()
 
     def origins(self) -> frozenset[str] | None:
         """The allowed Origin values, or None when any is allowed."""

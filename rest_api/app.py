@@ -65,7 +65,8 @@ def create_app(settings: Settings) -> Starlette:
     """The ASGI app; the database pool and Redis open with the lifespan."""
     routes = all_routes()
     metrics = Metrics()
-    redis = Redis.from_url(settings.redis_url) if settings.api_rate_limit > 0 else None
+    redis_url = settings.redis_url.get_secret_value()
+    redis = Redis.from_url(redis_url) if settings.api_rate_limit > 0 else None
     limiter = (
         SlidingLogLimiter(redis, settings.api_rate_limit, settings.api_rate_window_s)
         if redis is not None
@@ -77,7 +78,9 @@ def create_app(settings: Settings) -> Starlette:
     if limiter is not None:
         middleware.append(
             Middleware(
-                RateLimitMiddleware, limiter=limiter, trust_forwarded=settings.api_trust_forwarded
+                RateLimitMiddleware,
+                limiter=limiter,
+                trusted_hops=settings.api_trusted_hops if settings.api_trust_forwarded else 0,
             )
         )
 

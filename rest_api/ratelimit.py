@@ -35,16 +35,30 @@ return {1, count + 1, 0}
 """
 
 
-def client_key(scope: Scope, trust_forwarded: bool) -> str:
-    """Who a request counts against: the first X-Forwarded-For hop if trusted, else the peer."""
-    if trust_forwarded:
-        for name, value in scope.get("headers", ()):
-            if name == b"x-forwarded-for":
-                first = value.decode("latin-1").split(",")[0].strip()
-                if first:
-                    return first
+def client_key(scope: Scope, trusted_hops: int = 0) -> str:
+    """Who a request counts against: with ``trusted_hops`` proxies in front, the
+    X-Forwarded-For entry that many from the right; with none (or no header), the peer.
+
+    Each proxy appends the address it was connected from, so only the rightmost
+    ``trusted_hops`` entries are theirs; anything left of them came from the client and can
+    be made up to dodge the limit.
+    """
     client = scope.get("client")
-    return client[0] if client else "unknown"
+    peer = client[0] if client else "unknown"
+    if trusted_hops <= 0:
+        return peer
+    # Repeated header lines make one list, in order (RFC 9110, section 5.3).
+    hops = [
+        hop.strip()
+        for name, value in scope.get("headers", ())
+        if name == b"x-forwarded-for"
+        for hop in value.decode("latin-1").split(",")
+    ]
+    if not hops:
+        return peer
+    # Fewer entries than proxies: an outer proxy was skipped; the leftmost entry is the
+    # furthest address known.
+    return hops[max(0, len(hops) - trusted_hops)] or peer
 
 
 class SlidingLogLimiter:
@@ -85,11 +99,11 @@ class RateLimitMiddleware:
     """Applies the limiter to /v1 requests; health, readiness, metrics and docs are exempt."""
 
     def __init__(
-        self, app: ASGIApp, limiter: SlidingLogLimiter | None, trust_forwarded: bool
+        self, app: ASGIApp, limiter: SlidingLogLimiter | None, trusted_hops: int = 0
     ) -> None:
         self.app = app
         self.limiter = limiter
-        self.trust_forwarded = trust_forwarded
+        self.trusted_hops = trusted_hops  # 0: X-Forwarded-For is not trusted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse with 429 past the limit, else pass on."""
@@ -97,7 +111,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            await self.limiter.check(client_key(scope, self.trust_forwarded))
+            await self.limiter.check(client_key(scope, self.trusted_hops))
         except RateLimited as exc:
             body = dumps(exc.body())
             headers = [

@@ -15,7 +15,10 @@ class Settings(BaseSettings):
         SecretStr("postgresql://postgres@127.0.0.1:15432/inplay"),
         description="libpq URL of the TimescaleDB database (masked in the start-up log).",
     )
-    redis_url: str = Field("redis://127.0.0.1:16379/0", description="Redis, for rate limiting.")
+    redis_url: SecretStr = Field(
+        SecretStr("redis://127.0.0.1:16379/0"),
+        description="Redis, for rate limiting (may hold a password: masked in the start-up log).",
+    )
     api_host: str = Field("127.0.0.1", description="Address to listen on.")
     api_port: int = Field(18000, ge=1, le=65535, description="Port to listen on.")
     api_rate_limit: int = Field(
@@ -24,8 +27,15 @@ class Settings(BaseSettings):
     api_rate_window_s: float = Field(60.0, gt=0, le=86_400, description="Rate-limit window.")
     api_trust_forwarded: bool = Field(
         False,
-        description="Key clients by the first X-Forwarded-For hop (only behind a proxy that "
-        "sets it); otherwise by the peer address.",
+        description="Key clients by X-Forwarded-For (only behind proxies that append to it); "
+        "otherwise by the peer address.",
+    )
+    api_trusted_hops: int = Field(
+        1,
+        ge=1,
+        le=20,
+        description="Proxies in front of the API that append to X-Forwarded-For: the client "
+        "is the entry this many from the right (what a client sends itself is further left).",
     )
     api_cache_max_age_s: int = Field(
         5, ge=0, le=3600, description="Cache-Control max-age of candle and volume responses."

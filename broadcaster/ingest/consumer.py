@@ -102,7 +102,7 @@ class Ingest:
             acks="all",
             enable_idempotence=settings.kafka_idempotence,
         )
-        self.redis = aioredis.from_url(settings.redis_url)
+        self.redis = aioredis.from_url(settings.redis_url.get_secret_value())
         self._script = self.redis.register_script(APPLY_LUA)
 
     async def start(self) -> None:

@@ -114,3 +114,10 @@ async def test_committed_offset_past_the_log_end_restarts_from_the_beginning(
     counts = next(x for x in worker.logs() if x["message"] == "stopped")["counts"]
     assert counts.get("applied", 0) + counts.get("duplicate", 0) >= len(events)
     await r.aclose()
+
+
+async def test_start_up_logs_mask_the_redis_url(ingest, gateway):
+    """REDIS_URL may hold a password: both processes log it masked."""
+    for proc, field in ((ingest, "redis_url"), (gateway, "redis_url_secret")):
+        logged = next(x for x in proc.logs() if x["message"] == "settings")["settings"]
+        assert logged[field] == "**********"

@@ -313,3 +313,16 @@ def test_authenticator_rs256_and_hs256():
         hs.verify(pyjwt.encode({"sub": "", "exp": exp}, "s" * 32))
     with pytest.raises(TokenInvalid):
         Authenticator(GatewaySettings()).verify(good)  # no key configured
+
+
+def test_redis_url_is_masked_in_the_settings_log(monkeypatch):
+    from broadcaster.settings import GatewaySettings, IngestSettings
+
+    url = "redis://:hunter2@cache:6379/0"
+    monkeypatch.setenv("REDIS_URL", url)
+    for settings in (IngestSettings(), GatewaySettings()):
+        assert "hunter2" not in str(settings.model_dump(mode="json"))
+    assert IngestSettings().redis_url.get_secret_value() == url
+    assert GatewaySettings().redis_url == url  # a plain str for the gateway's wiring
+    monkeypatch.delenv("REDIS_URL")
+    assert GatewaySettings().redis_url == IngestSettings().redis_url.get_secret_value()

@@ -69,5 +69,6 @@ def test_python_m_rest_api_serves_over_http(seeded: str, stack: Any) -> None:
     lines = [orjson.loads(line) for line in out.splitlines() if line.startswith(b"{")]
     settings_line = next(line for line in lines if line["message"] == "settings")
     assert settings_line["settings"]["database_url"] == "**********"  # masked
+    assert settings_line["settings"]["redis_url"] == "**********"
     assert any(line["message"] == "serving" for line in lines)
     assert any(line["message"] == "Application shutdown complete." for line in lines)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import sys
 from collections.abc import Sequence
+
+import uvloop
 
 from inplay_events.runtime import configure_logging, load_settings, log_settings
 from producer.app import run
@@ -26,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     settings = settings.model_copy(update=resolved)
     log_settings(log, settings)
-    return asyncio.run(run(settings, log))
+    return uvloop.run(run(settings, log))
 
 
 if __name__ == "__main__":

@@ -33,16 +33,21 @@ SYNC_QUEUE_TIMEOUT_S = 20.0
 CONTROL_CHANNEL = keys.PREFIX + "control"
 # A resume further back than this is answered with a snapshot (cheaper than a long replay).
 MAX_REPLAY = 10_000
+# How long the numbering a subscriber created for a channel nothing publishes in lives.
+TENTATIVE_TTL_MS = 600_000
 
 SYNC_LUA = """
 local p, ch, kind, cand, cep = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local cseq, maxr = tonumber(ARGV[6]), tonumber(ARGV[7])
+local cseq, maxr, tentative_ttl = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 local mk, sk, hk = p .. 'm:' .. ch, p .. 's:' .. ch, p .. 'h:' .. ch
 local ep = redis.call('HGET', mk, 'epoch')
 if not ep then
-  -- Same rule as ingest: no numbering means a new epoch with an empty history.
+  -- Same rule as ingest: no numbering means a new epoch with an empty history. Marked
+  -- tentative and given an expiry: a subscriber alone (a typo, a made-up name, a game long
+  -- over) must not create keys that live forever; ingest's first publication keeps it.
   ep = cand
-  redis.call('HSET', mk, 'epoch', ep, 'seq', 0)
+  redis.call('HSET', mk, 'epoch', ep, 'seq', 0, 'tentative', 1)
+  redis.call('PEXPIRE', mk, tentative_ttl)
   redis.call('DEL', hk)
 end
 local seq = tonumber(redis.call('HGET', mk, 'seq'))
@@ -160,6 +165,7 @@ class Broker:
             resume.epoch if resume else "",
             resume.seq if resume else 0,
             MAX_REPLAY,
+            TENTATIVE_TTL_MS,
         ]
         try:
             kind, epoch, seq, items = await self._sync(keys=[], args=args)

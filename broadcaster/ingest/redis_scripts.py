@@ -66,6 +66,10 @@ for e = 1, n do
         ep = cand
         redis.call('HSET', mk, 'epoch', ep, 'seq', 0)
         redis.call('DEL', hk)
+      elseif redis.call('HDEL', mk, 'tentative') == 1 then
+        -- A gateway numbered the channel for a subscriber before anything was published
+        -- (with an expiry, in case nothing ever is): now it is a real channel.
+        redis.call('PERSIST', mk)
       end
       local s = redis.call('HINCRBY', mk, 'seq', 1)
       if op == 'merge' or op == 'live' or op == 'ended' then

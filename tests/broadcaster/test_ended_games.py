@@ -98,3 +98,31 @@ async def test_ended_keys_expire_and_a_later_event_starts_a_new_epoch(stack):
     await apply(_game(gid, 6, "cancelled", "cancelled"))  # out of the shared games state
     assert not await r.hexists(keys.state("games"), gid)
     await r.aclose()
+
+
+async def test_a_subscriber_alone_creates_no_permanent_keys(stack, gateway):
+    """Subscribing to a channel nothing publishes in numbers it with an expiry; the first
+    publication makes that numbering permanent (same epoch, so subscribers carry on)."""
+    rid = run_id("tentative")
+    events = simulate(60, rid, games=1)
+    gch = f"game:{events[0].game_id}"
+    c = await Client.connect(gateway.url())
+    await c.send(op="subscribe", channels=[gch, f"game:{rid}-made-up"])
+    snap = await c.wait_type("snapshot", channel=gch)
+    await c.wait_type("snapshot", channel=f"game:{rid}-made-up")
+    r = aioredis.from_url(stack.redis_url)
+    for ch in (gch, f"game:{rid}-made-up"):
+        assert 0 < await r.pttl(keys.meta(ch)) <= 600_000, ch
+        assert not await r.exists(keys.state(ch))
+    await produce(stack.kafka_bootstrap, events)
+    total = len(by_channel(events)[gch])
+    last = await c.wait_for(lambda m: m.get("channel") == gch and m.get("seq") == total)
+    assert last["type"] == "event"
+    assert await r.pttl(keys.meta(gch)) == -1  # a real channel now
+    assert not await r.hexists(keys.meta(gch), "tentative")
+    assert await r.hget(keys.meta(gch), "epoch") == snap["epoch"].encode()
+    seqs = [m["seq"] for m in c.messages if m.get("channel") == gch and m["type"] == "event"]
+    assert seqs == list(range(1, total + 1))  # no resync, no gap
+    assert 0 < await r.pttl(keys.meta(f"game:{rid}-made-up")) <= 600_000
+    await c.close()
+    await r.aclose()

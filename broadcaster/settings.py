@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _LOG_LEVEL = r"(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$"
@@ -61,15 +61,12 @@ class IngestSettings(BaseSettings):
 class GatewaySettings(BaseSettings):
     """``python -m broadcaster gateway``: env var names are the field names in upper case."""
 
-    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
 
-    # Read from REDIS_URL. A SecretStr under another name, with ``redis_url`` a plain-str
-    # property, so the gateway's wiring (which passes ``redis_url`` on) works unchanged.
-    redis_url_secret: SecretStr = Field(
+    redis_url: SecretStr = Field(
         SecretStr(DEFAULT_REDIS_URL),
         min_length=1,
-        validation_alias=AliasChoices("REDIS_URL", "redis_url_secret"),
-        description="REDIS_URL. May hold a password: masked in the start-up log.",
+        description="May hold a password: masked in the start-up log.",
     )
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(18765, ge=0, le=65535)
@@ -121,11 +118,6 @@ class GatewaySettings(BaseSettings):
     jwt_issuer: str | None = None
     jwt_leeway_s: float = Field(0.0, ge=0)
     log_level: str = Field("INFO", pattern=_LOG_LEVEL)
-
-    @property
-    def redis_url(self) -> str:
-        """REDIS_URL in clear, to connect with; never log it."""
-        return self.redis_url_secret.get_secret_value()
 
     def origins(self) -> frozenset[str] | None:
         """The allowed Origin values, or None when any is allowed."""

@@ -118,6 +118,6 @@ async def test_committed_offset_past_the_log_end_restarts_from_the_beginning(
 
 async def test_start_up_logs_mask_the_redis_url(ingest, gateway):
     """REDIS_URL may hold a password: both processes log it masked."""
-    for proc, field in ((ingest, "redis_url"), (gateway, "redis_url_secret")):
+    for proc, field in ((ingest, "redis_url"), (gateway, "redis_url")):
         logged = next(x for x in proc.logs() if x["message"] == "settings")["settings"]
         assert logged[field] == "**********"

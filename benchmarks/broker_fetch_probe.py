@@ -1,10 +1,14 @@
 """How much of the feed's latency is the local broker's: a bare consumer's lag, and Tansu's CPU.
 
 Starts a Tansu broker of its own, the simulator paced at ``--rate`` events/s, then one plain
-aiokafka consumer (no Redis, no gateway) and prints the broker's CPU share and the consumer's
-lag (now - record timestamp) over two windows, without and with the consumer.
+aiokafka consumer (no Redis, no gateway) and prints, window after window, the broker's CPU
+share, how many fetch rounds the consumer got and its lag (now - record timestamp).
 
-    .venv/bin/python benchmarks/broker_fetch_probe.py --fetch-max-wait-ms 10
+Tansu 0.6's in-memory engine lists every stored batch of a partition on each fetch that
+finds data, and does not implement DeleteRecords, so the cost of a fetch grows with the log
+for as long as the broker runs; the windows show it.
+
+    .venv/bin/python benchmarks/broker_fetch_probe.py --windows 12 --seconds 5
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 async def probe(args: argparse.Namespace) -> None:
     """Run the two phases and print one line each."""
-    settings = StackSettings(data_dir=ROOT / ".local" / "probe", kafka_port=args.kafka_port)
+    settings = StackSettings(
+        data_dir=ROOT / ".local" / "probe", kafka_port=args.kafka_port, partitions=args.partitions
+    )
     tansu = broker.start(settings)
     producer = None
     try:
@@ -47,40 +53,46 @@ async def probe(args: argparse.Namespace) -> None:
             [sys.executable, "-m", "producer"], env=env, cwd=ROOT
         )
 
-        async def window(label: str, lags: list[float] | None = None) -> None:
+        async def window(label: str, lags: list[float], rounds: list[int]) -> None:
             c0, t0 = proc_cpu_s(tansu.pid), time.monotonic()
-            if lags is not None:
-                lags.clear()
+            lags.clear()
+            rounds[0] = 0
             await asyncio.sleep(args.seconds)
-            share = 100 * (proc_cpu_s(tansu.pid) - c0) / (time.monotonic() - t0)
-            line = f"{label:<28} tansu CPU {share:3.0f}%"
+            elapsed = time.monotonic() - t0
+            share = 100 * (proc_cpu_s(tansu.pid) - c0) / elapsed
+            line = f"{label:<24} tansu CPU {share:3.0f}%"
+            if rounds[0]:
+                line += f"   fetch rounds {rounds[0] / elapsed:5.0f}/s"
             if lags:
                 ordered = sorted(lags)
                 p50, p99 = ordered[len(ordered) // 2], ordered[int(len(ordered) * 0.99)]
-                line += f"   consumer lag p50 {p50:.0f} ms  p99 {p99:.0f} ms  ({len(lags)} records)"
+                line += f"   consumer lag p50 {p50:5.0f} ms  p99 {p99:5.0f} ms"
             print(line, flush=True)
 
-        await window("producer only")
+        lags: list[float] = []
+        rounds = [0]
+        await window("producer only", lags, rounds)
         consumer = AIOKafkaConsumer(
             *TOPICS,
             bootstrap_servers=settings.kafka_bootstrap,
             group_id="broker-probe",
             fetch_max_wait_ms=args.fetch_max_wait_ms,
+            fetch_min_bytes=args.fetch_min_bytes,
             auto_offset_reset="latest",
         )
         await consumer.start()
-        lags: list[float] = []
 
         async def consume() -> None:
             while True:
                 batches = await consumer.getmany(timeout_ms=100)
                 now = time.time() * 1000
+                rounds[0] += 1
                 lags.extend(now - r.timestamp for records in batches.values() for r in records)
 
         task = asyncio.create_task(consume())
-        await asyncio.sleep(5)  # group join
-        await window("with one consumer", lags)
-        await window("with one consumer, later", lags)
+        started = time.monotonic()
+        for _ in range(args.windows):
+            await window(f"consumer at {time.monotonic() - started:4.0f} s", lags, rounds)
         task.cancel()
         await consumer.stop()
     finally:
@@ -95,7 +107,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rate", type=int, default=1000, help="events/s from the simulator")
     ap.add_argument("--fetch-max-wait-ms", type=int, default=10)
-    ap.add_argument("--seconds", type=float, default=15, help="length of each window")
+    ap.add_argument("--fetch-min-bytes", type=int, default=1)
+    ap.add_argument("--seconds", type=float, default=5, help="length of each window")
+    ap.add_argument("--windows", type=int, default=12, help="windows with the consumer")
+    ap.add_argument("--partitions", type=int, default=4, help="partitions per topic")
     ap.add_argument("--kafka-port", type=int, default=22092)
     asyncio.run(probe(ap.parse_args()))
 

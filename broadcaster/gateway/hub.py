@@ -29,6 +29,10 @@ from broadcaster.protocol import Position
 LINGER_S = 5.0
 
 Pub = tuple[str, Message]  # (epoch, message)
+# Buffered for a subscriber whose read is in flight when that read can no longer be trusted:
+# no epoch is ever this (epochs are hex), so _complete takes it for an epoch change and
+# reads the channel again for that subscriber.
+_REREAD: Pub = ("!reread", Message(b""))
 
 
 class PendingSub:
@@ -337,9 +341,6 @@ class Hub:
         on in order. Clients get a second ``subscribed`` and snapshot: exact, like any
         ``recovered: false``.
         """
-        # No epoch is ever this (epochs are hex), so _complete takes it for an epoch change
-        # and reads the channel again for that subscriber.
-        reread = ("!reconnected", Message(b""))
 
         async def resync_pending(ch: Channel) -> None:
             assert self.broker is not None
@@ -354,7 +355,7 @@ class Hub:
                 if sub.synced:
                     self._resync_pending(ch, sub)
                 else:
-                    sub.buffer.append(reread)
+                    sub.buffer.append(_REREAD)
             held, ch.recovering = ch.recovering or [], None
             for i, pub in enumerate(held):
                 self._dispatch(ch, *pub)
@@ -406,6 +407,15 @@ class Hub:
                 w.push(snap_msg)
             for c in ch.conflating.values():
                 c.reset(result.seq)
+            # Pending subscribers missed the same publications: a synced one gets this
+            # snapshot too (its next delta follows it), one still reading reads again.
+            for sub in ch.pending.values():
+                if sub.synced:
+                    sub.writer.push(sub_msg)
+                    sub.writer.push(snap_msg)
+                    sub.epoch, sub.through = result.epoch, result.seq
+                else:
+                    sub.buffer.append(_REREAD)
         ch.epoch, ch.last_seq = result.epoch, result.seq
         held, ch.recovering = ch.recovering or [], None
         for i, pub in enumerate(held):

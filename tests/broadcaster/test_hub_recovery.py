@@ -27,6 +27,7 @@ class FakeBroker:
         self.history: dict[int, bytes] = {}
         self.hold_reads = False
         self.held: list[asyncio.Future[None]] = []
+        self.trimmed = False  # history lost: a resume gets a snapshot
 
     def publish(self) -> bytes:
         """The next publication of the channel (the caller decides whether it is delivered)."""
@@ -46,7 +47,7 @@ class FakeBroker:
     async def sync(self, channel: str, list_state: bool, resume: Position | None) -> SyncResult:
         # What Redis holds when the read runs, even if its reply is held back.
         seq = self.seq
-        if resume is not None and resume.epoch == EPOCH and resume.seq <= seq:
+        if resume is not None and resume.epoch == EPOCH and resume.seq <= seq and not self.trimmed:
             result = SyncResult(True, EPOCH, seq, [self.history[s] for s in
                                                    range(resume.seq + 1, seq + 1)])  # fmt: skip
         else:
@@ -162,3 +163,26 @@ async def test_a_resumed_subscriber_whose_read_spans_the_outage_misses_nothing()
     first = orjson.loads(w.queue[0].msg)
     assert first["type"] == "subscribed" and first["recovered"] is True
     assert _client_view(w)[1] == 5
+
+
+async def test_a_pending_subscriber_gets_the_snapshot_a_recovery_falls_back_to():
+    """The channel has a position; a subscriber's read saw a publication still in flight
+    (so it waits, pending); then pub/sub went down and history could not cover the gap."""
+    hub, broker = await _hub()
+    a, b = _writer(), _writer()
+    await hub.subscribe(a, CH, None)
+    hub.on_publication(CH, broker.publish())  # 4: the channel has a position now
+    in_flight = broker.publish()  # 5, not delivered yet
+    await hub.subscribe(b, CH, None)  # its snapshot is at 5: pending until 5 arrives
+    assert b in hub.channels[CH].pending and hub.channels[CH].pending[b].synced
+    del in_flight
+    broker.publish(), broker.publish()  # 6, 7: lost with 5 while pub/sub is down
+    broker.trimmed = True
+    hub.recover_all()
+    await _settle()
+    hub.on_publication(CH, broker.publish())  # 8
+    await _settle()
+    for w in (a, b):
+        st, seq = _client_view(w)
+        assert seq == 8 and st is not None and st["game"]["clock"] == 8
+    assert b in hub.channels[CH].live

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/fanout_bench.py [--connections 2000] [--rate 1000] ...
 
 Starts its own Redis and Kafka-protocol broker (ports and data under .local/bench), one
-ingest worker, one gateway (pinned to CPU 0 with --pin) and the paced simulator,
+ingest worker, --gateways gateway processes (one by default) and the paced simulator,
 then connects an efficient load client (ws_load_client.py): raw asyncio protocols that do
 the WebSocket handshake by hand; one connection in --probe-every parses every frame and
 times every event it receives (event ts -> receive), the others only count bytes.
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import multiprocessing as mp
 import os
 import random
@@ -77,14 +78,17 @@ def direct_feeder(redis_url: str, rate: float, games: int, run_id: str, stop_at:
     uvloop.run(main())
 
 
-def histogram_quantiles(port: int, name: str, qs: tuple[float, ...]) -> list[float]:
-    """Quantiles (upper bucket bounds, ms) of a Prometheus histogram on /metrics."""
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    buckets = []
-    for line in body.splitlines():
-        if line.startswith(name + "_bucket{"):
-            le = line.split('le="', 1)[1].split('"', 1)[0]
-            buckets.append((float(le), float(line.rsplit(" ", 1)[1])))
+def histogram_quantiles(ports: list[int], name: str, qs: tuple[float, ...]) -> list[float]:
+    """Quantiles (upper bucket bounds, ms) of a Prometheus histogram, summed over gateways."""
+    counts: dict[float, float] = {}
+    for port in ports:
+        url = f"http://127.0.0.1:{port}/metrics"
+        body = urllib.request.urlopen(url, timeout=5).read().decode()
+        for line in body.splitlines():
+            if line.startswith(name + "_bucket{"):
+                le = float(line.split('le="', 1)[1].split('"', 1)[0])
+                counts[le] = counts.get(le, 0.0) + float(line.rsplit(" ", 1)[1])
+    buckets = sorted(counts.items())
     total = buckets[-1][1] if buckets else 0
     out = []
     for q in qs:
@@ -94,12 +98,28 @@ def histogram_quantiles(port: int, name: str, qs: tuple[float, ...]) -> list[flo
 
 
 def metric(port: int, name: str) -> float:
-    """One value of the gateway's /metrics."""
+    """One value of a gateway's /metrics."""
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     for line in body.splitlines():
         if line.startswith(name + " "):
             return float(line.rsplit(" ", 1)[1])
     raise KeyError(name)
+
+
+def total(ports: list[int], name: str) -> float:
+    """A /metrics value summed over every gateway."""
+    return sum(metric(port, name) for port in ports)
+
+
+def ingest_lags(log: Path, windows: int) -> list[tuple[int, int]]:
+    """(p50, p99) of event time -> applied in Redis from ingest's last report lines."""
+    found = []
+    with contextlib.suppress(OSError):
+        for line in log.read_text().splitlines():
+            if '"lag_ms_p99"' in line:
+                rec = json.loads(line)
+                found.append((rec["lag_ms_p50"], rec["lag_ms_p99"]))
+    return found[-windows:] if windows else []
 
 
 def main() -> int:
@@ -111,6 +131,13 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=30.0, help="measured load duration")
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--client-procs", type=int, default=2)
+    ap.add_argument(
+        "--gateways",
+        type=int,
+        default=1,
+        help="gateway processes (consecutive ports); load-client process i connects to "
+        "gateway i mod N",
+    )
     ap.add_argument(
         "--probe-every",
         type=int,
@@ -128,7 +155,7 @@ def main() -> int:
     ap.add_argument(
         "--pin",
         action="store_true",
-        help="pin the gateway to CPU 0 (on a shared box other processes land there too, "
+        help="pin gateways to CPU 0, 1, 0... (on a shared box other processes land there too, "
         "which then shows up as latency)",
     )
     ap.add_argument("--redis-port", type=int, default=36379)
@@ -148,8 +175,6 @@ def main() -> int:
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap,
         "REDIS_URL": settings.redis_url,
-        "GATEWAY_PORT": str(args.ws_port),
-        "GATEWAY_METRICS_PORT": str(args.metrics_port),
         "GATEWAY_DEAD_PEER_MS": "600000",
         "GATEWAY_HEARTBEAT_MS": "10000",
         "GATEWAY_MAX_CONNECTIONS_PER_IP": str(args.connections + 100),
@@ -179,17 +204,28 @@ def main() -> int:
             asyncio.run(broker.wait_ready_and_create_topics(settings, children[-1]))
             start("ingest", [py, "-m", "broadcaster", "ingest"])
         profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
-        gw = start("gateway", [py, *profile, "-m", "broadcaster", "gateway"])
+        ws_ports = [args.ws_port + 2 * i for i in range(args.gateways)]
+        mports = [port + 1 for port in ws_ports]
+        gws = [
+            start(
+                f"gateway{i}" if i else "gateway",
+                [py, *(profile if not i else []), "-m", "broadcaster", "gateway"],
+                {"GATEWAY_PORT": str(port), "GATEWAY_METRICS_PORT": str(port + 1)},
+            )
+            for i, port in enumerate(ws_ports)
+        ]
         if args.pin:
-            os.sched_setaffinity(gw.pid, {0})
-        for _ in range(100):
-            with contextlib.suppress(Exception):
-                metric(args.metrics_port, "inplay_gateway_connections")
-                break
-            time.sleep(0.1)
+            for i, gw in enumerate(gws):
+                os.sched_setaffinity(gw.pid, {i % 2})
+        for port in mports:
+            for _ in range(100):
+                with contextlib.suppress(Exception):
+                    metric(port, "inplay_gateway_connections")
+                    break
+                time.sleep(0.1)
         run_id = f"bench{random.randrange(10**6)}"
         games = [f"game:{run_id}-g{i:06d}" for i in range(1, args.games + 1)]
-        rss0 = proc_rss_kb(gw.pid)
+        rss0 = sum(proc_rss_kb(gw.pid) for gw in gws)
 
         # Phase 1: idle connections.
         per = args.connections // args.client_procs
@@ -202,8 +238,8 @@ def main() -> int:
         workers = [
             mp.Process(
                 target=client_worker,
-                args=(args.ws_port, per, games, i * per, args.probe_every, subscribe_at,
-                      stop_at, out),
+                args=(ws_ports[i % len(ws_ports)], per, games, i * per, args.probe_every,
+                      subscribe_at, stop_at, out),
             )
             for i in range(args.client_procs)
         ]  # fmt: skip
@@ -214,8 +250,8 @@ def main() -> int:
             kind, n = out.get(timeout=120)
             connected += n
         time.sleep(2)
-        rss1 = proc_rss_kb(gw.pid)
-        held = metric(args.metrics_port, "inplay_gateway_connections")
+        rss1 = sum(proc_rss_kb(gw.pid) for gw in gws)
+        held = total(mports, "inplay_gateway_connections")
         idle_kb = (rss1 - rss0) / max(1, connected)
         time.sleep(max(0.0, subscribe_at - time.time() - 1))
         if args.direct:
@@ -237,24 +273,24 @@ def main() -> int:
                 },
             )
         time.sleep(max(0.0, subscribe_at + args.warmup - time.time()))
-        m0 = metric(args.metrics_port, "inplay_gateway_messages_out_total")
-        f0 = metric(args.metrics_port, "inplay_gateway_frames_out_total")
-        p0 = metric(args.metrics_port, "inplay_gateway_publications_in_total")
-        c0 = proc_cpu_s(gw.pid)
+        m0 = total(mports, "inplay_gateway_messages_out_total")
+        f0 = total(mports, "inplay_gateway_frames_out_total")
+        p0 = total(mports, "inplay_gateway_publications_in_total")
+        c0 = sum(proc_cpu_s(gw.pid) for gw in gws)
         table0 = cpu_table()
         w0 = time.time()
         time.sleep(args.seconds)
-        m1 = metric(args.metrics_port, "inplay_gateway_messages_out_total")
-        f1 = metric(args.metrics_port, "inplay_gateway_frames_out_total")
-        p1 = metric(args.metrics_port, "inplay_gateway_publications_in_total")
-        c1 = proc_cpu_s(gw.pid)
+        m1 = total(mports, "inplay_gateway_messages_out_total")
+        f1 = total(mports, "inplay_gateway_frames_out_total")
+        p1 = total(mports, "inplay_gateway_publications_in_total")
+        c1 = sum(proc_cpu_s(gw.pid) for gw in gws)
         w1 = time.time()
-        rss2 = proc_rss_kb(gw.pid)
-        channels = metric(args.metrics_port, "inplay_gateway_channels")
-        errors = metric(args.metrics_port, "inplay_gateway_errors_sent_total")
-        subs = metric(args.metrics_port, "inplay_gateway_subscriptions")
+        rss2 = sum(proc_rss_kb(gw.pid) for gw in gws)
+        channels = total(mports, "inplay_gateway_channels")
+        errors = total(mports, "inplay_gateway_errors_sent_total")
+        subs = total(mports, "inplay_gateway_subscriptions")
         gw_p50, gw_p99 = histogram_quantiles(
-            args.metrics_port, "inplay_gateway_publish_to_send_seconds", (0.5, 0.99)
+            mports, "inplay_gateway_publish_to_send_seconds", (0.5, 0.99)
         )
         others = busiest(table0, w1 - w0)
         lat: list[float] = []
@@ -273,8 +309,8 @@ def main() -> int:
         wall = w1 - w0
         deliveries = m1 - m0
         q = statistics.quantiles(lat, n=100) if len(lat) > 10 else [float("nan")] * 99
-        print("fan-out benchmark (gateway pinned to CPU 0)" if args.pin else
-              "fan-out benchmark (gateway not pinned)")  # fmt: skip
+        where = "pinned to CPUs 0/1 in turn" if args.pin else "not pinned"
+        print(f"fan-out benchmark ({args.gateways} gateway process(es), {where})")
         print(f"  connections held            {held:,.0f} (of {args.connections:,}); "
               f"{subs:,.0f} subscriptions, {errors:,.0f} errors sent")  # fmt: skip
         print(f"  memory per idle connection  {idle_kb:,.1f} KiB  (gateway RSS {rss0:,} -> "
@@ -283,18 +319,26 @@ def main() -> int:
               f"each connection in one game channel"
               + (" (--direct: no Kafka, events applied to Redis as ingest does)"
                  if args.direct else " (producer -> Kafka -> ingest -> Redis)"))  # fmt: skip
-        print(f"  publications into gateway   {(p1 - p0) / wall:,.0f}/s in {channels:.0f} channels")
+        print(f"  publications into gateways  {(p1 - p0) / wall:,.0f}/s in {channels:.0f} "
+              "channels (summed over gateways)")  # fmt: skip
         print(
             f"  deliveries                  {deliveries / wall:,.0f}/s in {wall:.1f} s "
             f"({(f1 - f0) / wall:,.0f} frames/s, {deliveries / max(1, f1 - f0):.2f} msg/frame)"
         )
-        print(f"  gateway CPU                 {cpu / wall * 100:.0f}% of one core")
+        print(f"  gateway CPU                 {cpu / wall * 100:.0f}% of one core (all gateways)")
         print(f"  deliveries per CPU-second   {deliveries / max(cpu, 1e-9):,.0f}")
         print(f"  feed-to-client latency      p50 {q[49]:.1f} ms  p99 {q[98]:.1f} ms  "
               f"({len(lat):,} events seen by "
               f"{args.connections // args.probe_every:,} probe connections)")  # fmt: skip
         print(f"  of which Redis -> written   p50 <= {gw_p50:.0f} ms  p99 <= {gw_p99:.0f} ms "
               "(gateway histogram bucket bounds, whole run)")  # fmt: skip
+        if not args.direct:
+            lags = ingest_lags(settings.log_dir / "ingest.log", int(args.seconds // 5))
+            if lags:
+                p50s, p99s = [x[0] for x in lags], [x[1] for x in lags]
+                print(f"  of which ts -> in Redis     p50 {min(p50s)}-{max(p50s)} ms  p99 "
+                      f"{min(p99s)}-{max(p99s)} ms (ingest's own report, last {len(lags)} "
+                      "5-second windows)")  # fmt: skip
         print("  CPU by process during the measured window (whole box, 2 cores = 200%):")
         for line in others:
             print("    " + line)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 PREFIX = "fo:"
 INGEST_HEARTBEAT = PREFIX + "hb:ingest"
+# JSON {"p50", "p99", "max"} of ingest's last report window: event time -> applied, in ms.
+INGEST_LAG = PREFIX + "lag:ingest"
 
 
 def meta(channel: str) -> str:

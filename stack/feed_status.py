@@ -1,26 +1,57 @@
-"""A one-line status of events per second per topic, read from the broker's log end offsets."""
+"""make up's status line: events per second per topic (from log end offsets) and ingest's lag."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
+import orjson
+import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from redis.exceptions import RedisError
 
+from broadcaster import keys
 from inplay_events import DEAD_LETTER_TOPIC, TOPICS
 
+# Past this ingest p99 (ms) the status line says why and what to do.
+SLOW_LAG_MS = 1000
 
-def format_rates(counts: Counter[str], seconds: float, total: Counter[str]) -> str:
-    """``feed  games 1.2/s  odds 140.0/s  bets 50.1/s  (total 12,345)``."""
+
+def format_rates(
+    counts: Counter[str], seconds: float, total: Counter[str], lag: dict[str, int] | None = None
+) -> str:
+    """``feed  games 1.2/s  odds 140.0/s  bets 50.1/s  (total 12,345)  ingest lag p50 …``."""
     parts = [f"{topic} {counts[topic] / seconds:,.1f}/s" for topic in TOPICS]
     if total[DEAD_LETTER_TOPIC]:
         parts.append(f"dead-letters {total[DEAD_LETTER_TOPIC]:,}")
-    return f"feed  {'  '.join(parts)}  (total {sum(total[t] for t in TOPICS):,})"
+    line = f"feed  {'  '.join(parts)}  (total {sum(total[t] for t in TOPICS):,})"
+    if lag:
+        line += f"  ingest lag p50 {lag['p50']:,} ms p99 {lag['p99']:,} ms"
+        if lag["p99"] > SLOW_LAG_MS:
+            line += " (the local broker slows down as its log grows: restart make up)"
+    return line
 
 
-async def report(bootstrap: str, emit: Callable[[str], None], every: float = 5.0) -> None:
+async def ingest_lag(redis_url: str) -> dict[str, int] | None:
+    """Ingest's last reported lag window, or None (not reported yet, or Redis not there)."""
+    client = aioredis.from_url(redis_url)
+    try:
+        raw = await client.get(keys.INGEST_LAG)
+    except RedisError:
+        return None
+    finally:
+        await client.aclose()
+    return orjson.loads(raw) if raw else None
+
+
+async def report(
+    bootstrap: str,
+    emit: Callable[[str], None],
+    every: float = 5.0,
+    lag: Callable[[], Awaitable[dict[str, int] | None]] | None = None,
+) -> None:
     """Print new records per topic every ``every`` seconds, from the log end offsets.
 
     It reads offsets, not records: with the local broker every fetch that finds data scans
@@ -51,7 +82,7 @@ async def report(bootstrap: str, emit: Callable[[str], None], every: float = 5.0
                 window[tp.topic] += max(0, end - last[tp])
                 total[tp.topic] += max(0, end - first[tp])
             now = time.monotonic()
-            emit(format_rates(window, now - started, total))
+            emit(format_rates(window, now - started, total, await lag() if lag else None))
             last, started = ends, now
     finally:
         await consumer.stop()

@@ -205,7 +205,13 @@ async def run(settings: StackSettings) -> int:
         console.say("inplay is up:")
         print("\n".join(addresses(settings, services)), flush=True)
         print("Ctrl-C stops everything.\n", flush=True)
-        status = asyncio.create_task(feed_status.report(settings.kafka_bootstrap, console.say))
+        status = asyncio.create_task(
+            feed_status.report(
+                settings.kafka_bootstrap,
+                console.say,
+                lag=lambda: feed_status.ingest_lag(settings.redis_url),
+            )
+        )
         failure = await stack.watch(stop)
         if failure:
             raise StackError(failure)

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -152,7 +153,9 @@ class Ingest:
                 await self._heartbeat()
             if now >= next_report:
                 next_report = now + REPORT_EVERY_S
-                self.log.info("ingest", extra={"counts": dict(self.counts), **self._lag_report()})
+                lag = self._lag_report()
+                self.log.info("ingest", extra={"counts": dict(self.counts), **lag})
+                await self._publish_lag(lag)
 
     async def process(self, batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> None:
         """Validate, dead-letter the invalid, apply the valid to Redis; note next offsets."""
@@ -273,6 +276,14 @@ class Ingest:
                     },
                 )
                 await self.consumer.seek_to_beginning(tp)
+
+    async def _publish_lag(self, lag: dict[str, int]) -> None:
+        """Leave the window's lag in Redis for status displays (``make up`` prints it)."""
+        if not lag:
+            return
+        value = {"p50": lag["lag_ms_p50"], "p99": lag["lag_ms_p99"], "max": lag["lag_ms_max"]}
+        with contextlib.suppress(RedisError):
+            await self.redis.set(keys.INGEST_LAG, orjson.dumps(value), px=30_000)
 
     async def _heartbeat(self) -> None:
         with contextlib.suppress(RedisError):

@@ -121,3 +121,20 @@ async def test_start_up_logs_mask_the_redis_url(ingest, gateway):
     for proc, field in ((ingest, "redis_url"), (gateway, "redis_url")):
         logged = next(x for x in proc.logs() if x["message"] == "settings")["settings"]
         assert logged[field] == "**********"
+
+
+async def test_ingest_leaves_its_lag_in_redis(stack, ingest):
+    """Each report window's event-time-to-Redis lag is readable by status displays."""
+    rid = run_id("lag")
+    await produce(stack.kafka_bootstrap, simulate(50, rid, games=1))
+    r = aioredis.from_url(stack.redis_url)
+    raw = None
+    for _ in range(80):  # reports come every 5 s
+        raw = await r.get(keys.INGEST_LAG)
+        if raw:
+            break
+        await asyncio.sleep(0.1)
+    await r.aclose()
+    assert raw, "no lag reported"
+    lag = orjson.loads(raw)
+    assert lag["p50"] <= lag["p99"] <= lag["max"]  # event time may be ahead when unpaced

@@ -174,6 +174,8 @@ def test_up_starts_everything_feed_flows_and_ctrl_c_stops_all_twice(start_up) ->
         while int(match.group(2).replace(",", "")) == 0:
             match = up.wait_for(r"feed .*odds ([\d.,]+)/s.*\(total ([\d,]+)\)", timeout=30)
         assert float(match.group(1).replace(",", "")) > 0
+        # Ingest's lag joins the line once it has reported a window (every 5 s).
+        up.wait_for(r"feed .*ingest lag p50 [\d,]+ ms p99 [\d,]+ ms", timeout=30)
         assert_feed_reaches_rest_and_websocket()
         tree = descendants(up.proc.pid)
         assert len(tree) >= 8  # postgres, redis, broker, sink, API, ingest, gateway, producer

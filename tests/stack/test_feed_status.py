@@ -1,0 +1,29 @@
+"""make up's status line: rates, totals and ingest's lag, with a hint when the broker slows."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from stack.feed_status import SLOW_LAG_MS, format_rates
+
+
+def test_rates_totals_and_lag():
+    line = format_rates(
+        Counter(games=5, odds=700, bets=300),
+        5.0,
+        Counter(games=50, odds=7000, bets=3000, **{"dead-letters": 2}),
+        {"p50": 20, "p99": 60, "max": 70},
+    )
+    assert line == (
+        "feed  games 1.0/s  odds 140.0/s  bets 60.0/s  dead-letters 2  (total 10,050)"
+        "  ingest lag p50 20 ms p99 60 ms"
+    )
+
+
+def test_a_slow_ingest_says_why_and_what_to_do():
+    line = format_rates(Counter(), 5.0, Counter(), {"p50": 900, "p99": SLOW_LAG_MS + 1, "max": 0})
+    assert "p99 1,001 ms" in line and "restart make up" in line
+
+
+def test_no_lag_reported_yet():
+    assert "ingest lag" not in format_rates(Counter(odds=1), 1.0, Counter(odds=1))

@@ -179,7 +179,17 @@ class Writer:
                 if not m.sent:
                     m.sent = True
                     flusher.observe(wall_ms, m)
-            frame = text_frame(b"[" + b",".join([m.msg for m in q]) + b"]")
+            # Subscribers of the same channels queue the same messages in a window: the
+            # array frame is built once per distinct queue, not once per connection. The
+            # key holds the messages themselves (identity equality), which keeps them alive
+            # for the run, so no id can be reused for another message meanwhile.
+            key = tuple(q)
+            joined = flusher.joined.get(key)
+            if joined is None:
+                joined = flusher.joined[key] = text_frame(
+                    b"[" + b",".join([m.msg for m in q]) + b"]"
+                )
+            frame = joined
         stats.messages += len(q)
         stats.frames += 1
         stats.bytes += len(frame)
@@ -210,6 +220,8 @@ class Flusher:
         self._observe_feed = observe_feed
         self._observe_gateway = observe_gateway
         self._dirty: list[Writer] = []
+        # Array frames built during one run, by the messages they hold.
+        self.joined: dict[tuple[Message, ...], bytes] = {}
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -242,10 +254,13 @@ class Flusher:
         now = self._loop.time()
         wall_ms = int(time.time() * 1000)
         again = self._dirty
-        for w in dirty:
-            if w.flush(now, wall_ms):
-                again.append(w)
-            else:
-                w.dirty = False
+        try:
+            for w in dirty:
+                if w.flush(now, wall_ms):
+                    again.append(w)
+                else:
+                    w.dirty = False
+        finally:
+            self.joined.clear()
         if again and not self._scheduled:
             self._schedule()

@@ -23,6 +23,8 @@ def test_rates_totals_and_lag():
 def test_a_slow_ingest_says_why_and_what_to_do():
     line = format_rates(Counter(), 5.0, Counter(), {"p50": 900, "p99": SLOW_LAG_MS + 1, "max": 0})
     assert "p99 1,001 ms" in line and "restart make up" in line
+    start_up = format_rates(Counter(), 5.0, Counter(), {"p50": 900, "p99": 3000, "max": 0}, False)
+    assert "p99 3,000 ms" in start_up and "restart" not in start_up
 
 
 def test_no_lag_reported_yet():

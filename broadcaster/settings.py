@@ -45,6 +45,12 @@ class IngestSettings(BaseSettings):
         description="A settled or cancelled game's game:<id> channel (numbering, state, "
         "history) is dropped this long after it ended; a later event starts a new epoch.",
     )
+    ingest_user_ttl_s: float = Field(
+        86_400.0,
+        gt=0,
+        description="A user:<account> channel's keys live this long after the account's last "
+        "bet (a later bet starts a new epoch).",
+    )
     ingest_commit_interval_ms: int = Field(
         200, ge=0, description="Kafka offsets are committed at most this often (after Redis)."
     )

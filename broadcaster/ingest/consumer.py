@@ -87,6 +87,7 @@ class Ingest:
             dedupe_ttl_ms=int(settings.ingest_dedupe_ttl_s * 1000),
             user_bets=settings.ingest_user_bets,
             ended_ttl_ms=int(settings.ingest_ended_ttl_s * 1000),
+            user_ttl_ms=int(settings.ingest_user_ttl_s * 1000),
         )
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,

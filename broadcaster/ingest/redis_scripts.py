@@ -40,7 +40,8 @@ local ucap = tonumber(ARGV[6])
 local n = tonumber(ARGV[7])
 local published = ARGV[8] .. ']\\n'
 local ended_ttl = tonumber(ARGV[9])
-local i = 10
+local user_ttl = ARGV[10]
+local i = 11
 local out = {}
 for e = 1, n do
   local id, gk, gseq = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
@@ -92,6 +93,10 @@ for e = 1, n do
       elseif op == 'push' then
         redis.call('RPUSH', sk, value)
         redis.call('LTRIM', sk, -ucap, -1)
+        -- One channel per account ever seen: an idle account's keys go (its next bet
+        -- starts a new epoch), so Redis does not grow with every account.
+        redis.call('PEXPIRE', mk, user_ttl)
+        redis.call('PEXPIRE', sk, user_ttl)
       end
       local msg = '{"type":"event","channel":' .. chj .. ',"seq":' .. s .. ',"data":' .. data .. '}'
       local payload = '["' .. ep .. '",' .. s .. hdr .. published .. msg
@@ -124,6 +129,8 @@ class ApplyConfig:
     user_bets: int
     # How long a settled or cancelled game's channel keys live after it ended.
     ended_ttl_ms: int = 3_600_000
+    # How long a user channel's keys live after the account's last bet.
+    user_ttl_ms: int = 86_400_000
 
 
 def _dumps(obj: Any) -> bytes:
@@ -179,6 +186,7 @@ def batch_args(events: list[Event], epoch: str, config: ApplyConfig) -> list[byt
         len(events),
         int(time.time() * 1000),
         config.ended_ttl_ms,
+        config.user_ttl_ms,
     ]
     for event in events:
         args.extend(event_args(event))

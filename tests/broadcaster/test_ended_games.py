@@ -126,3 +126,38 @@ async def test_a_subscriber_alone_creates_no_permanent_keys(stack, gateway):
     assert 0 < await r.pttl(keys.meta(f"game:{rid}-made-up")) <= 600_000
     await c.close()
     await r.aclose()
+
+
+async def test_an_idle_accounts_channel_expires_and_its_next_bet_starts_a_new_epoch(stack):
+    r = aioredis.from_url(stack.redis_url)
+    script = r.register_script(APPLY_LUA)
+    config = ApplyConfig(
+        history_maxlen=100, history_ttl_ms=60_000, dedupe_ttl_ms=60_000, user_bets=5,
+        user_ttl_ms=300,
+    )  # fmt: skip
+    account = f"acct-{uuid.uuid4().hex[:8]}"
+    ch = f"user:{account}"
+
+    def bet(n: int) -> dict[str, Any]:
+        return {
+            "v": 1, "id": f"{account}-b{n}", "type": "bet", "game_id": "ttl-game", "ts": n,
+            "seq": n, "bet_id": f"{account}-b{n}", "account_id": account,
+            "market_id": "ttl-game-mw", "selection_id": "home", "stake": 500, "price": 2.5,
+        }  # fmt: skip
+
+    async def apply(n: int) -> None:
+        args = batch_args([decode(bet(n))], uuid.uuid4().hex, config)
+        assert await script(keys=[], args=args) == [0]
+
+    await apply(1)
+    first_epoch = await r.hget(keys.meta(ch), "epoch")
+    for key in _keys_of(ch):
+        assert await r.pttl(key) > 0, key
+    assert await r.pttl(keys.meta(ch)) <= 300 and await r.pttl(keys.state(ch)) <= 300
+    await asyncio.sleep(0.5)
+    assert not await r.exists(keys.meta(ch), keys.state(ch))
+    await apply(2)  # the account is back: a new epoch, numbering from 1
+    assert await r.hget(keys.meta(ch), "epoch") != first_epoch
+    assert await r.hget(keys.meta(ch), "seq") == b"1"
+    assert await r.llen(keys.state(ch)) == 1
+    await r.aclose()

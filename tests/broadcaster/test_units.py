@@ -125,6 +125,7 @@ def test_script_args():
     assert [ended_args[8], ended_args[13], ended_args[18]] == ["drop", "drop", "ended"]
     whole = batch_args([decode(GAME), decode(ODDS)], "ep1", _config())
     assert whole[1] == "ep1" and whole[6] == 2 and whole[7] > 0 and whole[8] == 3_600_000
+    assert whole[9] == 86_400_000  # user channels' expiry after the last bet
 
 
 def _config():

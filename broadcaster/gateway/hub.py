@@ -18,72 +18,16 @@ import logging
 from typing import Any
 
 from broadcaster import protocol, publication, state
-from broadcaster.channels import Kind, kind_of
+from broadcaster.channels import Kind
 from broadcaster.errors import Unavailable
 from broadcaster.gateway.broker import Broker, SyncResult
+from broadcaster.gateway.channel import REREAD, Channel, PendingSub
 from broadcaster.gateway.conflater import Conflater
 from broadcaster.gateway.writer import Message, Writer
 from broadcaster.protocol import Position
 
 # A channel nobody wants keeps its Redis subscription this long (reconnect storms).
 LINGER_S = 5.0
-
-Pub = tuple[str, Message]  # (epoch, message)
-# Buffered for a subscriber whose read is in flight when that read can no longer be trusted:
-# no epoch is ever this (epochs are hex), so _complete takes it for an epoch change and
-# reads the channel again for that subscriber.
-_REREAD: Pub = ("!reread", Message(b""))
-
-
-class PendingSub:
-    """A subscription whose snapshot or replay is being read."""
-
-    __slots__ = ("buffer", "conflate_ms", "epoch", "synced", "through", "writer")
-
-    def __init__(self, writer: Writer, conflate_ms: int = 0) -> None:
-        self.writer = writer
-        self.conflate_ms = conflate_ms
-        self.buffer: list[Pub] = []
-        self.synced = False
-        self.epoch = ""
-        self.through = 0  # the last seq this client has (from the sync read, then deliveries)
-
-
-class Channel:
-    """One channel of this process: its live writers, pending subscriptions and position."""
-
-    __slots__ = (
-        "conflating",
-        "empty_since",
-        "epoch",
-        "kind",
-        "last_seq",
-        "live",
-        "name",
-        "pending",
-        "recovering",
-        "snapshot_reading",
-        "snapshot_waiters",
-    )
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.kind = kind_of(name)
-        self.live: dict[Writer, None] = {}
-        # Live subscriptions that asked for conflate_ms > 0.
-        self.conflating: dict[Writer, Conflater] = {}
-        self.pending: dict[Writer, PendingSub] = {}
-        self.epoch: str | None = None
-        self.last_seq = 0
-        self.recovering: list[tuple[str, int, int, str | None, int, bytes]] | None = None
-        self.empty_since: float | None = None
-        # Subscribers waiting for the next shared snapshot read, and whether one runs.
-        self.snapshot_waiters: list[asyncio.Future[SyncResult]] = []
-        self.snapshot_reading = False
-
-    def empty(self) -> bool:
-        """No client wants this channel."""
-        return not self.live and not self.pending and not self.conflating
 
 
 class Hub:
@@ -355,7 +299,7 @@ class Hub:
                 if sub.synced:
                     self._resync_pending(ch, sub)
                 else:
-                    sub.buffer.append(_REREAD)
+                    sub.buffer.append(REREAD)
             held, ch.recovering = ch.recovering or [], None
             for i, pub in enumerate(held):
                 self._dispatch(ch, *pub)
@@ -415,7 +359,7 @@ class Hub:
                     sub.writer.push(snap_msg)
                     sub.epoch, sub.through = result.epoch, result.seq
                 else:
-                    sub.buffer.append(_REREAD)
+                    sub.buffer.append(REREAD)
         ch.epoch, ch.last_seq = result.epoch, result.seq
         held, ch.recovering = ch.recovering or [], None
         for i, pub in enumerate(held):

@@ -48,7 +48,8 @@ def platform_services(settings: StackSettings) -> list[Service]:
                 "GATEWAY_PORT": str(ws),
                 "GATEWAY_METRICS_PORT": str(ws + 1),
             },
-            url=f"ws://{host}:{ws}/ws   (metrics: http://{host}:{ws + 1}/metrics)",
+            url=f"ws://{host}:{ws}/ws   (client: http://{host}:{ws}/inplay.js, "
+            f"metrics: http://{host}:{ws + 1}/metrics)",
             ready_port=ws,
         ),
         Service("producer", [py, "-m", "producer"]),

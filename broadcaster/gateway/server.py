@@ -20,6 +20,7 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from broadcaster import protocol
+from broadcaster.gateway import static
 from broadcaster.gateway.auth import Authenticator
 from broadcaster.gateway.hub import Hub
 from broadcaster.gateway.limits import ConnectionLimits, TokenBucket, origin_allowed
@@ -165,8 +166,13 @@ class Connection(asyncio.Protocol):
         gw = self.gateway
         ws = self.ws
         path = request.path.split("?", 1)[0]
+        if path == static.CLIENT_PATH:
+            ws.send_response(static.client_response(request))
+            return
         if path != gw.settings.gateway_path:
-            response = ws.reject(HTTPStatus.NOT_FOUND, "not found: the WebSocket path is /ws\n")
+            ws_path, js = gw.settings.gateway_path, static.CLIENT_PATH
+            text = f"not found: the WebSocket path is {ws_path}, the client {js}\n"
+            response = ws.reject(HTTPStatus.NOT_FOUND, text)
         elif not origin_allowed(request.headers.get("Origin"), gw.origins):
             response = ws.reject(HTTPStatus.FORBIDDEN, "origin not allowed\n")
         else:

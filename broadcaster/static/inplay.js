@@ -1,7 +1,7 @@
 /*
  * inplay.js: a minimal client of the inplay WebSocket protocol v1 (docs/protocol.md).
- * No build step: load it with <script src="inplay.js"></script> (it defines window.Inplay)
- * or require() it in Node.
+ * No build step: load it with <script src="http://<gateway>/inplay.js"></script> (every
+ * gateway serves it; it defines window.Inplay) or require() it in Node.
  *
  *   const client = new Inplay.Client("ws://127.0.0.1:18765/ws", {
  *     token: "<JWT, only for user:<account> channels>",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 
+import httpx
 import orjson
 import pytest
 
@@ -105,3 +106,18 @@ for (const ch of channels) {
 }
 console.log(JSON.stringify(out));
 """
+
+
+async def test_the_gateway_serves_the_client_it_speaks_with(gateway):
+    """A page can load the client from where its socket is: GET /inplay.js on the gateway."""
+    url = gateway.url().replace("ws://", "http://").rsplit("/", 1)[0] + "/inplay.js"
+    source = (ROOT / "broadcaster" / "static" / "inplay.js").read_bytes()
+    async with httpx.AsyncClient() as http:
+        got = await http.get(url)
+        assert got.status_code == 200
+        assert got.headers["content-type"].startswith("text/javascript")
+        assert got.content == source
+        again = await http.get(url, headers={"If-None-Match": got.headers["etag"]})
+        assert again.status_code == 304 and again.content == b""
+        other = await http.get(url.replace("/inplay.js", "/nothing.js"))
+        assert other.status_code == 404 and "/inplay.js" in other.text

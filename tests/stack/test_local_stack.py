@@ -148,6 +148,10 @@ def assert_feed_reaches_rest_and_websocket() -> None:
     snapshot = next(m for m in seen if m["type"] == "snapshot")
     event = next(m for m in seen if m["type"] == "event")
     assert event["seq"] > snapshot["seq"]
+    # ...and the page's client comes from the gateway it talks to.
+    client = f"http://127.0.0.1:{PORTS['INPLAY_WS_PORT']}/inplay.js"
+    with urllib.request.urlopen(client, timeout=5) as response:
+        assert b"Inplay" in response.read() and response.status == 200
 
 
 def assert_all_gone(pids: set[int]) -> None:

@@ -26,6 +26,9 @@ class StackSettings(BaseSettings):
     api_port: Port = Field(18000, ge=1, le=65535)
     ws_port: Port = Field(18765, ge=1, le=65535)
     partitions: int = Field(4, ge=1, le=64)
+    # Records in the topics past which the local broker's topics are recreated empty
+    # (stack/rotation.py); 0 never. ~2.5 minutes of the default feed.
+    rotate_records: int = Field(30_000, ge=0)
     data_dir: Path = ROOT / ".local"
     # Unprivileged account that runs PostgreSQL when the stack is started as root.
     pg_user: str = "postgres"

@@ -17,6 +17,7 @@ from stack import broker, feed_status, postgres, redis_server
 from stack.console import Console
 from stack.errors import StackError
 from stack.processes import Child, spawn, stop_recorded
+from stack.rotation import Rotator
 from stack.services import Service, platform_services
 from stack.settings import ROOT, StackSettings
 
@@ -178,6 +179,23 @@ def addresses(settings: StackSettings, services: list[Service]) -> list[str]:
     return [f"  {name:<{width}}  {value}" for name, value in rows]
 
 
+def rotator(stack: Stack, settings: StackSettings) -> Rotator:
+    """The broker's topic rotation, pausing the stack's producer while it runs."""
+
+    def producer_pid() -> int | None:
+        child = next((c for c in stack.children if c.name == "producer"), None)
+        return child.pid if child is not None and child.alive() else None
+
+    return Rotator(
+        settings.kafka_bootstrap,
+        settings.pg_dsn,
+        settings.partitions,
+        settings.rotate_records,
+        producer_pid,
+        stack.console.say,
+    )
+
+
 async def run(settings: StackSettings) -> int:
     """Start everything, print the addresses and a feed status line, stop on Ctrl-C."""
     console = Console()
@@ -199,6 +217,7 @@ async def run(settings: StackSettings) -> int:
     stack = Stack(settings, console)
     services = platform_services(settings)
     status: asyncio.Task[None] | None = None
+    rotation: asyncio.Task[None] | None = None
     try:
         await stack.start_infra()
         await stack.start_services(services)
@@ -212,15 +231,19 @@ async def run(settings: StackSettings) -> int:
                 lag=lambda: feed_status.ingest_lag(settings.redis_url),
             )
         )
+        if settings.rotate_records:
+            rotation = asyncio.create_task(rotator(stack, settings).run())
         failure = await stack.watch(stop)
         if failure:
             raise StackError(failure)
         console.say("stopping…")
         return 0
     finally:
-        if status is not None:
-            status.cancel()
-            await asyncio.gather(status, return_exceptions=True)
+        # The rotation first: cancelled mid-way, it resumes the producer it paused.
+        for task in (rotation, status):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         stack.stop_all()
         owner_pid_file(settings).unlink(missing_ok=True)
 

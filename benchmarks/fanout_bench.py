@@ -158,6 +158,12 @@ def main() -> int:
         help="pin gateways to CPU 0, 1, 0... (on a shared box other processes land there too, "
         "which then shows up as latency)",
     )
+    ap.add_argument(
+        "--kafka-bootstrap",
+        metavar="HOST:PORT",
+        help="use this Kafka (e.g. docker compose's, with KAFKA_IDEMPOTENCE=true for "
+        "real Kafka) instead of starting the local broker",
+    )
     ap.add_argument("--redis-port", type=int, default=36379)
     ap.add_argument("--kafka-port", type=int, default=39092)
     ap.add_argument("--ws-port", type=int, default=38765)
@@ -173,7 +179,7 @@ def main() -> int:
     py = sys.executable
     env = {
         **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap,
+        "KAFKA_BOOTSTRAP_SERVERS": args.kafka_bootstrap or settings.kafka_bootstrap,
         "REDIS_URL": settings.redis_url,
         "GATEWAY_DEAD_PEER_MS": "600000",
         "GATEWAY_HEARTBEAT_MS": "10000",
@@ -200,8 +206,13 @@ def main() -> int:
         children.append(redis_server.start(settings))
         asyncio.run(redis_server.wait_ready(settings, children[-1]))
         if not args.direct:
-            children.append(broker.start(settings))
-            asyncio.run(broker.wait_ready_and_create_topics(settings, children[-1]))
+            if args.kafka_bootstrap:
+                asyncio.run(
+                    broker.wait_ready_and_create_topics(settings, None, 60, args.kafka_bootstrap)
+                )
+            else:
+                children.append(broker.start(settings))
+                asyncio.run(broker.wait_ready_and_create_topics(settings, children[-1]))
             start("ingest", [py, "-m", "broadcaster", "ingest"])
         profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
         ws_ports = [args.ws_port + 2 * i for i in range(args.gateways)]

@@ -46,14 +46,18 @@ def start(settings: StackSettings) -> Child:
 
 
 async def wait_ready_and_create_topics(
-    settings: StackSettings, child: Child, timeout: float = 30.0
+    settings: StackSettings, child: Child | None, timeout: float = 30.0, bootstrap: str = ""
 ) -> None:
-    """Wait until the broker answers, then create the event and dead-letter topics."""
+    """Wait until the broker answers, then create the event and dead-letter topics.
+
+    ``child`` None with ``bootstrap``: a broker running elsewhere (say, docker compose's).
+    """
+    bootstrap = bootstrap or settings.kafka_bootstrap
     deadline = time.monotonic() + timeout
     while True:
-        if not child.alive():
+        if child is not None and not child.alive():
             raise StackError(f"broker exited:\n{child.log_tail()}")
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         try:
             await admin.start()
             existing = set(await admin.list_topics())

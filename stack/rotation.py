@@ -5,10 +5,10 @@ that finds data, and cannot delete records (DESIGN.md, local stack): the feed's 
 with every record ever produced. Once the topics hold ``rotate_records`` records, the stack
 pauses the producer (SIGSTOP: what it has not sent yet waits in its memory), waits until
 ingest and the sink have committed everything the broker holds and their positions stay
-put, deletes and recreates the topics, and resumes the producer. Ingest and the sink then
-find their positions past the new logs' ends and start again from 0, by the rule every
-consumer here follows (DESIGN.md). Nothing is lost or read twice; the feed pauses for about
-a second. If the consumers do not catch up in time, the topics are left alone this round.
+put, deletes and recreates the topics, waits until both have found their positions past
+the new, empty logs' ends and moved them back to 0 (the rule every consumer here follows,
+DESIGN.md), and resumes the producer. Nothing is lost or read twice; the feed pauses for a
+second or two. If the consumers do not catch up in time, the topics are left alone.
 """
 
 from __future__ import annotations
@@ -43,6 +43,22 @@ def caught_up(ends: Positions, *groups: Positions) -> bool:
     An empty partition holds nothing to lose, whatever is committed.
     """
     return all(end == 0 or group.get(tp) == end for group in groups for tp, end in ends.items())
+
+
+def lagging(ends: Positions, groups: dict[str, Positions]) -> str:
+    """The first few partitions where a group is not at the log end, for the status line."""
+    found = [
+        f"{name} {tp.topic}-{tp.partition} at {group.get(tp)} of {end}"
+        for name, group in groups.items()
+        for tp, end in ends.items()
+        if end and group.get(tp) != end
+    ]
+    return ", ".join(found[:3]) or "positions still moving"
+
+
+def at_most(ends: Positions, group: Positions) -> bool:
+    """No position of the group lies beyond the log end (missing: never committed)."""
+    return all(group.get(tp, 0) <= end for tp, end in ends.items())
 
 
 class Rotator:
@@ -92,10 +108,13 @@ class Rotator:
         started = time.monotonic()
         os.kill(pid, signal.SIGSTOP)
         try:
-            if not await self._wait_caught_up(tps, ingest):
-                self.say("broker: consumers behind, topics kept this round")
+            behind = await self._wait_caught_up(tps, ingest)
+            if behind:
+                self.say(f"broker: consumers behind ({behind}), topics kept this round")
                 return False
             await self._recreate_topics()
+            if not await self._wait_restarted(tps, ingest):
+                self.say("broker: a consumer has not restarted on the new topics yet")
         finally:
             os.kill(pid, signal.SIGCONT)
         self.rotations += 1
@@ -105,21 +124,39 @@ class Rotator:
         )
         return True
 
-    async def _wait_caught_up(self, tps: list[TopicPartition], ingest: AIOKafkaConsumer) -> bool:
+    async def _wait_caught_up(self, tps: list[TopicPartition], ingest: AIOKafkaConsumer) -> str:
+        """Empty when both groups hold every log end, steadily; else who is behind, where."""
         await asyncio.sleep(STABLE_S)  # produce requests already on the wire land first
         ends = await self._log_ends(tps)
         if ends is None:
-            return False
+            return "no log end from the broker"
         deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
         last: tuple[Positions, Positions] | None = None
         stable_since = time.monotonic()
-        while time.monotonic() < deadline:
+        while True:
             now_pos = (await _committed(ingest, tps), await asyncio.to_thread(self._sink_positions))
             if now_pos != last:
                 last, stable_since = now_pos, time.monotonic()
             elif caught_up(ends, *now_pos) and time.monotonic() - stable_since >= STABLE_S:
-                return True
+                return ""
+            if time.monotonic() > deadline:
+                return lagging(ends, {INGEST_GROUP: now_pos[0], SINK_GROUP: now_pos[1]})
             await asyncio.sleep(0.1)
+
+    async def _wait_restarted(self, tps: list[TopicPartition], ingest: AIOKafkaConsumer) -> bool:
+        """Until ingest and the sink have moved every position back to the empty logs' 0.
+
+        Only then may the producer go on: a consumer still holding its position in the old
+        log would take a new log that grew up to it for one it had read, and skip it.
+        """
+        deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+        empty = dict.fromkeys(tps, 0)
+        while time.monotonic() < deadline:
+            ingest_at = await _committed(ingest, tps)
+            sink_at = await asyncio.to_thread(self._sink_positions)
+            if at_most(empty, ingest_at) and at_most(empty, sink_at):
+                return True
+            await asyncio.sleep(0.2)
         return False
 
     async def _log_ends(self, tps: list[TopicPartition]) -> Positions | None:

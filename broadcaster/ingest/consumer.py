@@ -277,6 +277,10 @@ class Ingest:
                     },
                 )
                 await self.consumer.seek_to_beginning(tp)
+                # Commit the new position too: until records arrive nothing else would, and a
+                # stored offset of the old log is what made this partition skip records.
+                start = (await self.consumer.beginning_offsets([tp]))[tp]
+                self._pending[tp] = start
 
     async def _publish_lag(self, lag: dict[str, int]) -> None:
         """Leave the window's lag in Redis for status displays (``make up`` prints it)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiokafka import TopicPartition
 
-from stack.rotation import caught_up
+from stack.rotation import at_most, caught_up, lagging
 
 A, B = TopicPartition("odds", 0), TopicPartition("odds", 1)
 
@@ -28,3 +28,14 @@ def test_an_empty_partition_holds_nothing_to_lose():
 
 def test_a_group_that_never_committed_a_partition_with_records():
     assert not caught_up({A: 4}, {})
+
+
+def test_restarted_means_no_position_beyond_the_empty_logs():
+    empty = {A: 0, B: 0}
+    assert at_most(empty, {A: 0, B: 0}) and at_most(empty, {A: -1}) and at_most(empty, {})
+    assert not at_most(empty, {A: 0, B: 2500})
+
+
+def test_who_is_behind_is_named():
+    text = lagging({A: 10, B: 0}, {"fanout": {A: 10}, "timescale-sink": {A: 7, B: 5}})
+    assert text == "timescale-sink odds-0 at 7 of 10"

@@ -79,7 +79,6 @@ class Rotator:
         self.rotate_records = rotate_records
         self.producer_pid = producer_pid
         self.say = say
-        self.rotations = 0
 
     async def run(self) -> None:
         """Check every few seconds, forever (cancel to stop; a paused producer is resumed)."""
@@ -117,7 +116,6 @@ class Rotator:
                 self.say("broker: a consumer has not restarted on the new topics yet")
         finally:
             os.kill(pid, signal.SIGCONT)
-        self.rotations += 1
         self.say(
             f"broker: topics recreated empty to keep it fast (feed paused "
             f"{time.monotonic() - started:.1f} s; see README)"

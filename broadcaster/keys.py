@@ -4,7 +4,8 @@ from __future__ import annotations
 
 PREFIX = "fo:"
 INGEST_HEARTBEAT = PREFIX + "hb:ingest"
-# JSON {"p50", "p99", "max"} of ingest's last report window: event time -> applied, in ms.
+# JSON {"lag_ms_p50", "lag_ms_p99", "lag_ms_max"}: ingest's last report window, event time
+# -> applied in Redis (the same figures as its log line).
 INGEST_LAG = PREFIX + "lag:ingest"
 
 

@@ -225,11 +225,7 @@ async def run(settings: StackSettings) -> int:
         print("\n".join(addresses(settings, services)), flush=True)
         print("Ctrl-C stops everything.\n", flush=True)
         status = asyncio.create_task(
-            feed_status.report(
-                settings.kafka_bootstrap,
-                console.say,
-                lag=lambda: feed_status.ingest_lag(settings.redis_url),
-            )
+            feed_status.report(settings.kafka_bootstrap, console.say, redis_url=settings.redis_url)
         )
         if settings.rotate_records:
             rotation = asyncio.create_task(rotator(stack, settings).run())

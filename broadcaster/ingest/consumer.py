@@ -286,9 +286,8 @@ class Ingest:
         """Leave the window's lag in Redis for status displays (``make up`` prints it)."""
         if not lag:
             return
-        value = {"p50": lag["lag_ms_p50"], "p99": lag["lag_ms_p99"], "max": lag["lag_ms_max"]}
         with contextlib.suppress(RedisError):
-            await self.redis.set(keys.INGEST_LAG, orjson.dumps(value), px=30_000)
+            await self.redis.set(keys.INGEST_LAG, orjson.dumps(lag), px=30_000)
 
     async def _heartbeat(self) -> None:
         with contextlib.suppress(RedisError):

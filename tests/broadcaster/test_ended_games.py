@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -61,19 +62,24 @@ def _game(gid: str, seq: int, status: str, kind: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def test_ended_keys_expire_and_a_later_event_starts_a_new_epoch(stack):
-    """The apply script itself, with a short expiry (the session's ingest uses the default)."""
-    r = aioredis.from_url(stack.redis_url)
+def _applier(r: aioredis.Redis, **expiries: int) -> Callable[..., Awaitable[None]]:
+    """Applies event dicts with ingest's own script and short expiries; all must apply."""
     script = r.register_script(APPLY_LUA)
     config = ApplyConfig(
-        history_maxlen=100, history_ttl_ms=60_000, dedupe_ttl_ms=60_000, user_bets=5,
-        ended_ttl_ms=300,
-    )  # fmt: skip
+        history_maxlen=100, history_ttl_ms=60_000, dedupe_ttl_ms=60_000, user_bets=5, **expiries
+    )
 
     async def apply(*evs: dict[str, Any]) -> None:
         args = batch_args([decode(e) for e in evs], uuid.uuid4().hex, config)
-        assert await script(keys=[], args=args) == [0] * len(evs)  # all applied
+        assert await script(keys=[], args=args) == [0] * len(evs)
 
+    return apply
+
+
+async def test_ended_keys_expire_and_a_later_event_starts_a_new_epoch(stack):
+    """The apply script itself, with a short expiry (the session's ingest uses the default)."""
+    r = aioredis.from_url(stack.redis_url)
+    apply = _applier(r, ended_ttl_ms=300)
     gid = f"ttl-{uuid.uuid4().hex[:8]}"
     ch = f"game:{gid}"
     await apply(_game(gid, 1, "live", "started"), _game(gid, 2, "settled", "settled"))
@@ -130,11 +136,7 @@ async def test_a_subscriber_alone_creates_no_permanent_keys(stack, gateway):
 
 async def test_an_idle_accounts_channel_expires_and_its_next_bet_starts_a_new_epoch(stack):
     r = aioredis.from_url(stack.redis_url)
-    script = r.register_script(APPLY_LUA)
-    config = ApplyConfig(
-        history_maxlen=100, history_ttl_ms=60_000, dedupe_ttl_ms=60_000, user_bets=5,
-        user_ttl_ms=300,
-    )  # fmt: skip
+    apply = _applier(r, user_ttl_ms=300)
     account = f"acct-{uuid.uuid4().hex[:8]}"
     ch = f"user:{account}"
 
@@ -145,18 +147,14 @@ async def test_an_idle_accounts_channel_expires_and_its_next_bet_starts_a_new_ep
             "market_id": "ttl-game-mw", "selection_id": "home", "stake": 500, "price": 2.5,
         }  # fmt: skip
 
-    async def apply(n: int) -> None:
-        args = batch_args([decode(bet(n))], uuid.uuid4().hex, config)
-        assert await script(keys=[], args=args) == [0]
-
-    await apply(1)
+    await apply(bet(1))
     first_epoch = await r.hget(keys.meta(ch), "epoch")
     for key in _keys_of(ch):
         assert await r.pttl(key) > 0, key
     assert await r.pttl(keys.meta(ch)) <= 300 and await r.pttl(keys.state(ch)) <= 300
     await asyncio.sleep(0.5)
     assert not await r.exists(keys.meta(ch), keys.state(ch))
-    await apply(2)  # the account is back: a new epoch, numbering from 1
+    await apply(bet(2))  # the account is back: a new epoch, numbering from 1
     assert await r.hget(keys.meta(ch), "epoch") != first_epoch
     assert await r.hget(keys.meta(ch), "seq") == b"1"
     assert await r.llen(keys.state(ch)) == 1

@@ -7,12 +7,17 @@ from collections import Counter
 from stack.feed_status import SLOW_LAG_MS, format_rates
 
 
+def _lag(p50: int, p99: int) -> dict[str, int]:
+    """A window as ingest leaves it in Redis."""
+    return {"lag_ms_p50": p50, "lag_ms_p99": p99, "lag_ms_max": p99}
+
+
 def test_rates_totals_and_lag():
     line = format_rates(
         Counter(games=5, odds=700, bets=300),
         5.0,
         Counter(games=50, odds=7000, bets=3000, **{"dead-letters": 2}),
-        {"p50": 20, "p99": 60, "max": 70},
+        _lag(20, 60),
     )
     assert line == (
         "feed  games 1.0/s  odds 140.0/s  bets 60.0/s  dead-letters 2  (total 10,050)"
@@ -21,12 +26,12 @@ def test_rates_totals_and_lag():
 
 
 def test_a_slow_ingest_says_why_and_what_to_do():
-    line = format_rates(Counter(), 5.0, Counter(), {"p50": SLOW_LAG_MS + 1, "p99": 2000, "max": 0})
+    line = format_rates(Counter(), 5.0, Counter(), _lag(SLOW_LAG_MS + 1, 2000))
     assert "p50 501 ms p99 2,000 ms" in line and "restart make up" in line
-    start_up = format_rates(Counter(), 5.0, Counter(), {"p50": 900, "p99": 3000, "max": 0}, False)
+    start_up = format_rates(Counter(), 5.0, Counter(), _lag(900, 3000), False)
     assert "p99 3,000 ms" in start_up and "restart" not in start_up
     # A rotation's pause lifts the window's p99 only: no advice.
-    pause = format_rates(Counter(), 5.0, Counter(), {"p50": 15, "p99": 1900, "max": 1950})
+    pause = format_rates(Counter(), 5.0, Counter(), _lag(15, 1900))
     assert "restart" not in pause
 
 

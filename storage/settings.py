@@ -32,14 +32,6 @@ class SinkSettings(StorageSettings):
         20_000, ge=1, le=100_000, description="Records per transaction at most."
     )
     sink_poll_timeout_ms: int = Field(200, ge=1, le=60_000)
-    sink_min_batch_interval_ms: int = Field(
-        500,
-        ge=0,
-        le=60_000,
-        description="Batches start at least this far apart: fewer, larger transactions and "
-        "fewer fetches (each costs the local broker a scan of its log); rows land up to this "
-        "much later.",
-    )
     sink_write_mode: Literal["copy", "executemany"] = Field(
         "copy", description="How rows reach the database: COPY into staging, or executemany."
     )

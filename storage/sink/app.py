@@ -72,15 +72,11 @@ async def run(settings: SinkSettings, log: logging.Logger) -> int:
     )  # fmt: skip
     report = _report(settings.sink_report_every_s, counters, consumer, writer, log)
     tasks = [asyncio.create_task(keep), asyncio.create_task(report)]
-    loop = asyncio.get_running_loop()
-    interval = settings.sink_min_batch_interval_ms / 1000.0
-    max_batch = settings.sink_max_batch
     try:
         while not stop.is_set():
-            fetched = await consumer.getmany(settings.sink_poll_timeout_ms, max_batch)
+            fetched = await consumer.getmany(settings.sink_poll_timeout_ms, settings.sink_max_batch)
             if not fetched:
                 continue
-            started = loop.time()
             # No await between the fetch and taking the lock: a revocation cannot slip in.
             async with consumer.batch_lock:
                 batch = rows.build(rec for records in fetched.values() for rec in records)
@@ -98,12 +94,6 @@ async def run(settings: SinkSettings, log: logging.Logger) -> int:
                     await consumer.seek_back(set(batch.next_offsets))
                     continue
                 counters.add(batch, result)
-            rest = interval - (loop.time() - started)
-            # A full batch means a backlog: go on at once. Caught up, wait out the interval;
-            # records keep arriving meanwhile and the next batch takes them all at once.
-            if rest > 0 and sum(len(r) for r in fetched.values()) < max_batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), rest)
     finally:
         for task in tasks:
             task.cancel()

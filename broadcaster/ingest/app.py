@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
 from broadcaster.ingest.consumer import Ingest
 from broadcaster.settings import IngestSettings
+
+STOP_TIMEOUT_S = 10.0
 
 
 async def run(settings: IngestSettings, log: logging.Logger) -> int:
@@ -17,15 +20,30 @@ async def run(settings: IngestSettings, log: logging.Logger) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     ingest = Ingest(settings, log)
-    try:
-        await ingest.start()
-    except Exception as exc:
-        log.error("cannot start", extra={"error": str(exc)})
+    # Start-up retries while the broker comes up; a signal meanwhile (say, the stack around
+    # it dying, broker included) must end it, not wait out the retries.
+    starting = asyncio.create_task(ingest.start())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not starting.done():
+        starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ingest.stop(), STOP_TIMEOUT_S)
+        log.info("stopped before it started")
+        return 0
+    if starting.exception() is not None:
+        log.error("cannot start", extra={"error": str(starting.exception())})
         return 1
     log.info("ingest running", extra={"group": settings.ingest_group_id})
     try:
         await ingest.run(stop)
     finally:
-        await ingest.stop()
+        try:
+            # Commits and leaves the group; with the broker gone that would retry forever.
+            await asyncio.wait_for(ingest.stop(), STOP_TIMEOUT_S)
+        except Exception as exc:
+            log.warning("stopped without a clean leave", extra={"error": repr(exc)})
         log.info("stopped", extra={"counts": dict(ingest.counts)})
     return 0

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the local stack needs, only what is missing, on Debian 12:
-#   apt packages (PostgreSQL 15, Redis, build tools, docker-compose for the static checks),
-#   TimescaleDB (Apache-2 edition) built from Debian's source package, and the virtualenv.
+#   apt packages (PostgreSQL 15, Redis, Java and Maven, build tools, docker-compose for the
+#   static checks), TimescaleDB (Apache-2 edition) built from Debian's source package,
+#   Apache Kafka's jars from Maven Central, and the virtualenv.
 # Re-running it is cheap: every step checks first and says what it skips.
 set -euo pipefail
 
@@ -24,6 +25,9 @@ need_pkgs=()
 [ -f /usr/include/postgresql/15/server/postgres.h ] || need_pkgs+=(postgresql-server-dev-15)
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v docker-compose >/dev/null || need_pkgs+=(docker-compose)
+# Apache Kafka runs as a plain java process; Maven fetches its jars.
+command -v java >/dev/null || need_pkgs+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || need_pkgs+=(maven)
 command -v cmake >/dev/null || need_pkgs+=(cmake)
 command -v gcc >/dev/null || need_pkgs+=(gcc make)
 command -v dpkg-source >/dev/null || need_pkgs+=(dpkg-dev)
@@ -48,7 +52,11 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   fi
   sudo_if_needed apt-get update -qq
   DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends \
-    "${need_pkgs[@]}" >"$data/apt-install.log" 2>&1 || { mkdir -p "$data"; tail -20 "$data/apt-install.log"; exit 1; }
+    "${need_pkgs[@]}" >"$data/apt-install.log" 2>&1 || {
+      tail -20 "$data/apt-install.log"
+      echo "bootstrap: could not install ${need_pkgs[*]} (log: $data/apt-install.log); install them yourself and run make again"
+      exit 1
+    }
   [ $made_policy = 1 ] && sudo_if_needed rm -f $policy
 else
   say "apt packages: all present"
@@ -82,6 +90,26 @@ else
     && sudo_if_needed make -C build install >>"$build/timescaledb.log" 2>&1) \
     || { tail -30 "$build/timescaledb.log"; exit 1; }
   say "TimescaleDB: installed"
+fi
+
+# --- Apache Kafka's jars -------------------------------------------------------------------
+# Into a cache beside the data (make reset keeps it), refilled only when stack/kafka/pom.xml
+# changes; Maven's own repository (~/.m2) makes a refill cheap.
+kafka_libs=$root/.local/cache/kafka-libs
+kafka_want=$(sha256sum "$root/stack/kafka/pom.xml" | cut -c1-16)
+if [ -f "$kafka_libs/.inplay-installed" ] && [ "$(cat "$kafka_libs/.inplay-installed")" = "$kafka_want" ]; then
+  say "Apache Kafka: jars present ($(cd "$kafka_libs" && ls kafka_2.13-*.jar | sed 's/kafka_2.13-\(.*\)\.jar/\1/'))"
+else
+  for tool in java mvn; do
+    command -v $tool >/dev/null || { echo "bootstrap: $tool is missing and could not be installed: install OpenJDK 17 and Maven, then run make again"; exit 1; }
+  done
+  say "Apache Kafka: fetching its jars from Maven Central (stack/kafka/pom.xml; under a minute)"
+  rm -rf "$kafka_libs" && mkdir -p "$kafka_libs"
+  mvn -q -B -f "$root/stack/kafka/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+      -DoutputDirectory="$kafka_libs" >"$data/mvn.log" 2>&1 \
+    || { tail -30 "$data/mvn.log"; echo "bootstrap: Maven could not fetch Kafka's jars (log: $data/mvn.log)"; exit 1; }
+  echo "$kafka_want" >"$kafka_libs/.inplay-installed"
+  say "Apache Kafka: jars ready in $kafka_libs"
 fi
 
 # --- virtualenv -------------------------------------------------------------------------

@@ -1,11 +1,16 @@
-"""Redis as a child of the stack: memory only, so a restart starts empty as in production
-after a failover (the fan-out's channel epochs are built for that)."""
+"""Redis as a child of the stack, persisted with an append-only file in the data folder.
+
+Kafka keeps its records and ingest's committed offsets across a restart, so Redis keeps the
+channels' state too: an empty Redis would leave every snapshot without its games until each
+next changed (ingest rebuilds it from the topics when it finds Redis empty all the same).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
 import time
+from pathlib import Path
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -15,20 +20,28 @@ from stack.processes import Child, spawn
 from stack.settings import StackSettings
 
 
+def folder(settings: StackSettings) -> Path:
+    """Redis's data folder (its append-only files)."""
+    return settings.data_dir / "redis"
+
+
 def start(settings: StackSettings) -> Child:
     """Run redis-server on the stack's port."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise StackError("redis-server is not installed: run `make bootstrap`")
-    folder = settings.data_dir / "redis"
-    folder.mkdir(parents=True, exist_ok=True)
+    data = folder(settings)
+    data.mkdir(parents=True, exist_ok=True)
     argv = [
         binary,
         "--port", str(settings.redis_port),
         "--bind", settings.host,
         "--save", "",
-        "--appendonly", "no",
-        "--dir", str(folder),
+        # Written to the OS every second: a crash of Redis alone loses nothing (the kernel
+        # holds the writes); a crash of the machine at most the last second.
+        "--appendonly", "yes",
+        "--appendfsync", "everysec",
+        "--dir", str(data),
         "--daemonize", "no",
     ]  # fmt: skip
     return spawn("redis", argv, run_dir=settings.run_dir, log_dir=settings.log_dir)

@@ -23,14 +23,11 @@ class Service:
 
 
 def platform_services(settings: StackSettings) -> list[Service]:
-    """Every service that exists so far; later issues add the sink, API and fan-out here."""
+    """Every platform process, in start order: the consumers before the producer."""
     py = sys.executable
     host, api, ws = settings.host, settings.api_port, settings.ws_port
     return [
         Service("migrate", [py, "-m", "storage", "migrate"], oneshot=True),
-        # The broker starts with empty, in-memory topics every time: offsets the sink stored
-        # against the last run's logs would make it skip that many new events.
-        Service("forget-offsets", [py, "-m", "storage", "forget-offsets"], oneshot=True),
         Service("sink", [py, "-m", "storage", "sink"]),
         Service(
             "rest-api",

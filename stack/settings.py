@@ -22,14 +22,10 @@ class StackSettings(BaseSettings):
     host: str = "127.0.0.1"
     pg_port: Port = Field(15432, ge=1, le=65535)
     redis_port: Port = Field(16379, ge=1, le=65535)
-    kafka_port: Port = Field(19092, ge=1, le=65535)
+    kafka_port: Port = Field(19092, ge=1, le=65534)  # and the next one (controller)
     api_port: Port = Field(18000, ge=1, le=65535)
     ws_port: Port = Field(18765, ge=1, le=65535)
     partitions: int = Field(4, ge=1, le=64)
-    # Records in the topics past which the local broker's topics are recreated empty
-    # (stack/rotation.py); 0 never. ~100 s of the default feed, when the lag had grown from
-    # ~25 ms to a p99 of ~200 ms (at 30,000: ~500 ms).
-    rotate_records: int = Field(20_000, ge=0)
     data_dir: Path = ROOT / ".local"
     # Unprivileged account that runs PostgreSQL when the stack is started as root.
     pg_user: str = "postgres"
@@ -37,8 +33,13 @@ class StackSettings(BaseSettings):
 
     @property
     def kafka_bootstrap(self) -> str:
-        """Bootstrap address of the Kafka-protocol broker."""
+        """Bootstrap address of the Kafka broker."""
         return f"{self.host}:{self.kafka_port}"
+
+    @property
+    def kafka_controller_port(self) -> Port:
+        """The KRaft controller's listener: the port after the broker's."""
+        return self.kafka_port + 1
 
     @property
     def redis_url(self) -> str:

@@ -10,6 +10,8 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from inplay_events import DEAD_LETTER_TOPIC, TOPICS
@@ -17,9 +19,11 @@ from stack import broker, feed_status, postgres, redis_server
 from stack.console import Console
 from stack.errors import StackError
 from stack.processes import Child, spawn, stop_recorded
-from stack.rotation import Rotator
 from stack.services import Service, platform_services
 from stack.settings import ROOT, StackSettings
+
+# An infrastructure process that dies again this soon after a restart is not restarted.
+RESTART_WINDOW_S = 60.0
 
 
 def owner_pid_file(settings: StackSettings) -> Path:
@@ -43,6 +47,7 @@ def check_ports_free(settings: StackSettings, services: bool = True) -> None:
         ("INPLAY_PG_PORT", settings.pg_port),
         ("INPLAY_REDIS_PORT", settings.redis_port),
         ("INPLAY_KAFKA_PORT", settings.kafka_port),
+        ("INPLAY_KAFKA_PORT (+1, the broker's controller)", settings.kafka_controller_port),
     ]
     if services:
         ports.append(("INPLAY_API_PORT", settings.api_port))
@@ -59,6 +64,17 @@ def check_ports_free(settings: StackSettings, services: bool = True) -> None:
                 ) from None
 
 
+@dataclass(frozen=True)
+class Infra:
+    """An infrastructure process: how to start it and how to wait until it answers."""
+
+    name: str
+    label: str
+    start: Callable[[StackSettings], Child]
+    ready: Callable[[StackSettings, Child], Awaitable[None]]
+    deadline: float
+
+
 class Stack:
     """The running processes, stopped in reverse order of start."""
 
@@ -66,25 +82,43 @@ class Stack:
         self.settings = settings
         self.console = console
         self.children: list[Child] = []
-        self.infra: set[str] = set()
+        # How to start each infrastructure process again if it dies.
+        self.infra: dict[str, Infra] = {}
+        self.restarted_at: dict[str, float] = {}
 
     async def start_infra(self) -> None:
-        """PostgreSQL, Redis and the broker, each waited for until it answers."""
+        """PostgreSQL, Redis and Kafka, each waited for until it answers."""
         s, say = self.settings, self.console.say
         if postgres.init_cluster(s):
             say(f"PostgreSQL: created a new cluster in {s.pg_data_dir}")
         say(f"PostgreSQL 15 + TimescaleDB: starting on {s.host}:{s.pg_port}")
-        pg = self._track(postgres.start(s), infra=True)
-        await self.console.wait("PostgreSQL", postgres.wait_ready(s, pg), deadline=60)
-        say(f"Redis: starting on {s.host}:{s.redis_port}")
-        rd = self._track(redis_server.start(s), infra=True)
-        await self.console.wait("Redis", redis_server.wait_ready(s, rd), deadline=20)
-        say(f"Kafka-protocol broker (Tansu): starting on {s.kafka_bootstrap}")
-        bk = self._track(broker.start(s), infra=True)
+        await self._start_infra(
+            Infra("postgres", "PostgreSQL", postgres.start, postgres.wait_ready, 60)
+        )
+        say(f"Redis: starting on {s.host}:{s.redis_port} (data: {redis_server.folder(s)})")
+        await self._start_infra(
+            Infra("redis", "Redis", redis_server.start, redis_server.wait_ready, 20)
+        )
+        say(
+            f"Apache Kafka {broker.version()}: starting on {s.kafka_bootstrap} "
+            f"(KRaft, one node; data: {broker.kafka_dir(s) / 'data'})"
+        )
+        topics = ", ".join([*TOPICS, DEAD_LETTER_TOPIC])
+        await self._start_infra(
+            Infra("kafka", f"Kafka and topics ({topics})", broker.start,
+                  broker.wait_ready_and_create_topics, 30)
+        )  # fmt: skip
+
+    async def _start_infra(self, infra: Infra, at: int | None = None) -> None:
+        """Start one infrastructure process (at ``at`` in the stop order) and wait for it."""
+        self.infra[infra.name] = infra
+        child = infra.start(self.settings)
+        if at is None:
+            self.children.append(child)
+        else:
+            self.children.insert(at, child)
         await self.console.wait(
-            f"broker and topics ({', '.join([*TOPICS, DEAD_LETTER_TOPIC])})",
-            broker.wait_ready_and_create_topics(s, bk),
-            deadline=30,
+            infra.label, infra.ready(self.settings, child), deadline=infra.deadline
         )
 
     async def start_services(self, services: list[Service]) -> None:
@@ -116,27 +150,45 @@ class Stack:
                     deadline=30,
                 )
 
-    def _track(self, child: Child, infra: bool = False) -> Child:
+    def _track(self, child: Child) -> Child:
         self.children.append(child)
-        if infra:
-            self.infra.add(child.name)
         return child
 
     async def watch(self, stop: asyncio.Event) -> str | None:
-        """Until ``stop`` is set: report services that exit; return why if infra dies."""
+        """Until ``stop`` is set: report services that exit, restart infrastructure that dies;
+        return why when it cannot be restarted."""
         reported: set[str] = set()
         while not stop.is_set():
-            for child in self.children:
+            for child in list(self.children):
                 if child.alive() or child.name in reported:
                     continue
-                reported.add(child.name)
                 code = child.popen.returncode
                 if child.name in self.infra:
-                    return f"{child.name} exited (code {code}):\n{child.log_tail()}"
+                    failure = await self._restart(child, code)
+                    if failure:
+                        return failure
+                    continue
+                reported.add(child.name)
                 self.console.say(f"{child.name} exited (code {code}); last log lines:")
                 print(child.log_tail(), flush=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
+        return None
+
+    async def _restart(self, child: Child, code: int | None) -> str | None:
+        """Start a dead infrastructure process again, as a supervisor would; the platform's
+        services reconnect by themselves. One that dies again within a minute of a restart
+        is not restarted once more (it would only crash-loop): its log says why."""
+        last = self.restarted_at.get(child.name)
+        if last is not None and time.monotonic() - last < RESTART_WINDOW_S:
+            return f"{child.name} exited (code {code}) again:\n{child.log_tail()}"
+        self.restarted_at[child.name] = time.monotonic()
+        how = f"by {signal.Signals(-code).name}" if code and code < 0 else f"code {code}"
+        self.console.say(f"{child.name} exited ({how}): starting it again")
+        child.stop()
+        at = self.children.index(child)
+        self.children.remove(child)
+        await self._start_infra(self.infra[child.name], at)
         return None
 
     def stop_all(self) -> None:
@@ -171,29 +223,12 @@ def addresses(settings: StackSettings, services: list[Service]) -> list[str]:
     rows = [
         ("PostgreSQL+TimescaleDB", f"{settings.pg_dsn}   (data: {settings.pg_data_dir})"),
         ("Redis", settings.redis_url),
-        ("Kafka broker (Tansu)", f"{settings.kafka_bootstrap}   (topics kept in memory)"),
+        (f"Apache Kafka {broker.version()}", settings.kafka_bootstrap),
     ]
     rows += [(service.name, service.url) for service in services if service.url]
     rows.append(("logs", f"{settings.log_dir}/<process>.log"))
     width = max(len(name) for name, _ in rows)
     return [f"  {name:<{width}}  {value}" for name, value in rows]
-
-
-def rotator(stack: Stack, settings: StackSettings) -> Rotator:
-    """The broker's topic rotation, pausing the stack's producer while it runs."""
-
-    def producer_pid() -> int | None:
-        child = next((c for c in stack.children if c.name == "producer"), None)
-        return child.pid if child is not None and child.alive() else None
-
-    return Rotator(
-        settings.kafka_bootstrap,
-        settings.pg_dsn,
-        settings.partitions,
-        settings.rotate_records,
-        producer_pid,
-        stack.console.say,
-    )
 
 
 async def run(settings: StackSettings) -> int:
@@ -217,7 +252,6 @@ async def run(settings: StackSettings) -> int:
     stack = Stack(settings, console)
     services = platform_services(settings)
     status: asyncio.Task[None] | None = None
-    rotation: asyncio.Task[None] | None = None
     try:
         await stack.start_infra()
         await stack.start_services(services)
@@ -227,19 +261,15 @@ async def run(settings: StackSettings) -> int:
         status = asyncio.create_task(
             feed_status.report(settings.kafka_bootstrap, console.say, redis_url=settings.redis_url)
         )
-        if settings.rotate_records:
-            rotation = asyncio.create_task(rotator(stack, settings).run())
         failure = await stack.watch(stop)
         if failure:
             raise StackError(failure)
         console.say("stopping…")
         return 0
     finally:
-        # The rotation first: cancelled mid-way, it resumes the producer it paused.
-        for task in (rotation, status):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        if status is not None:
+            status.cancel()
+            await asyncio.gather(status, return_exceptions=True)
         stack.stop_all()
         owner_pid_file(settings).unlink(missing_ok=True)
 

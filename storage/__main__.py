@@ -1,9 +1,8 @@
-"""``python -m storage migrate|sink|forget-offsets``: migrations, the sink, offset reset."""
+"""``python -m storage migrate|sink``: the migrations, and the sink."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 import psycopg
 
@@ -20,33 +19,17 @@ def main() -> None:
     sub.add_parser(
         "sink", help="consume games/odds/bets into TimescaleDB, exactly once (runs until stopped)"
     )
-    sub.add_parser(
-        "forget-offsets",
-        help="delete the sink's stored Kafka offsets: only after the broker's topics were "
-        "recreated empty (the local stack does this at every start)",
-    )
     args = parser.parse_args()
     if args.command == "sink":
         raise SystemExit(_sink())
     settings = load_settings(StorageSettings)
     log = configure_logging("storage", settings.log_level)
     log_settings(log, settings)
-    if args.command == "migrate":
-        try:
-            migrate(settings.database_url.get_secret_value(), log=log)
-        except psycopg.OperationalError as exc:
-            log.error("database unreachable", extra={"error": str(exc).strip()})
-            raise SystemExit(1) from None
-    elif args.command == "forget-offsets":
-        forgotten = asyncio.run(_forget_offsets(settings.database_url.get_secret_value()))
-        log.info("stored offsets forgotten", extra={"partitions": forgotten})
-
-
-async def _forget_offsets(dsn: str) -> int:
-    from storage.sink.offsets import forget_all
-
-    async with await psycopg.AsyncConnection.connect(dsn) as conn:
-        return await forget_all(conn)
+    try:
+        migrate(settings.database_url.get_secret_value(), log=log)
+    except psycopg.OperationalError as exc:
+        log.error("database unreachable", extra={"error": str(exc).strip()})
+        raise SystemExit(1) from None
 
 
 def _sink() -> int:

@@ -24,7 +24,7 @@ class SinkSettings(StorageSettings):
 
     kafka_bootstrap_servers: str = Field("127.0.0.1:19092", min_length=1)
     kafka_idempotence: bool = Field(
-        False, description="Idempotent dead-letter producer: off for Tansu, on for real Kafka."
+        True, description="Idempotent dead-letter producer (retries never write a record twice)."
     )
     sink_group_id: str = Field("timescale-sink", min_length=1, description="Consumer group.")
     sink_topics: tuple[str, ...] = Field(("games", "odds", "bets"), min_length=1)

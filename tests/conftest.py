@@ -1,13 +1,14 @@
-"""Test harness: one real PostgreSQL+TimescaleDB, Redis and broker for the whole session.
+"""Test harness: one real PostgreSQL+TimescaleDB, Redis and Apache Kafka for the session.
 
 They run on their own ports (not the `make up` ones, so tests and a running stack coexist)
-with data under .local/test; the database is made anew every session.
+with data under .local/test; the database, Redis and Kafka's logs are made anew every session.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,9 @@ def _test_settings() -> StackSettings:
 
 
 async def _start(settings: StackSettings, children: list[Child]) -> None:
+    # Kafka and Redis keep their data across restarts; a test session starts from none.
+    shutil.rmtree(broker.kafka_dir(settings), ignore_errors=True)
+    shutil.rmtree(redis_server.folder(settings), ignore_errors=True)
     postgres.init_cluster(settings)
     children.append(postgres.start(settings))
     await postgres.wait_ready(settings, children[-1])

@@ -15,7 +15,7 @@ import time
 from http import HTTPStatus
 
 from websockets.frames import Frame, Opcode
-from websockets.http11 import Request
+from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
@@ -167,7 +167,7 @@ class Connection(asyncio.Protocol):
         ws = self.ws
         path = request.path.split("?", 1)[0]
         if path == static.CLIENT_PATH:
-            ws.send_response(static.client_response(request))
+            self._send_http(static.client_response(request))
             return
         if path != gw.settings.gateway_path:
             ws_path, js = gw.settings.gateway_path, static.CLIENT_PATH
@@ -188,10 +188,11 @@ class Connection(asyncio.Protocol):
             else:
                 self.counted = True
                 response = ws.accept(request)
-        ws.send_response(response)
         if response.status_code != 101:
+            self._send_http(response)
             gw.flusher.stats.refused += 1
             return
+        ws.send_response(response)
         assert self.transport is not None
         loop = asyncio.get_running_loop()
         self.writer = Writer(self.transport, gw.flusher, self._slow)
@@ -207,6 +208,15 @@ class Connection(asyncio.Protocol):
         )
         # The 101 response is written at the end of data_received, before any flush.
         self.writer.push_bytes(protocol.welcome(s.gateway_heartbeat_ms, gw.status))
+
+    def _send_http(self, response: Response) -> None:
+        # websockets ends the stream after any answer but a 101 (ServerProtocol.send_response
+        # calls send_eof). Say so, or a keep-alive client (httpx, a browser) sends its next
+        # request down a socket that is closing and gets a reset instead of an answer.
+        if "Connection" in response.headers:
+            del response.headers["Connection"]
+        response.headers["Connection"] = "close"
+        self.ws.send_response(response)
 
     def _frame(self, frame: Frame) -> None:
         session = self.session

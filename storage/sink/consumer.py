@@ -1,9 +1,10 @@
 """The Kafka edge: group membership, seeking to the stored offsets, and the log-end rule.
 
 Offsets are never committed to Kafka; the database holds them (see writer.py). On assignment
-each partition seeks to its stored offset. A stored offset outside the log (past the high
-watermark: the broker lost its log, as Tansu does on restart; or before the log start on real
-Kafka, after retention) is reset to 0 in the store and the partition re-read from the start.
+each partition seeks to its stored offset. A stored offset outside the log (Kafka's data was
+wiped and the database kept, or retention went past it) follows the one rule of
+inplay_events.log_position: the partition is read again from its log start, and the stored
+offset is set there too.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import logging
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import IllegalStateError, NoOffsetForPartitionError, OffsetOutOfRangeError
+from aiokafka.errors import NoOffsetForPartitionError, OffsetOutOfRangeError
 
+from inplay_events.log_position import rewind_to_log_start
 from storage.sink.writer import Writer
 
 Batch = dict[TopicPartition, list[ConsumerRecord]]
@@ -53,8 +55,9 @@ class SinkConsumer:
         self._on_reset = on_reset
         # Held while a batch is being written; a revocation waits for it.
         self.batch_lock = asyncio.Lock()
-        self._from_start: set[TopicPartition] = set()
         self.lag = 0
+        # Next offset after the last record read, per partition (for the lag figure).
+        self._read_to: dict[TopicPartition, int] = {}
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
@@ -109,8 +112,7 @@ class SinkConsumer:
             await self.seek_to_stored(tps, "stale batch")
 
     async def getmany(self, timeout_ms: int, max_records: int) -> Batch:
-        """The next records; applies the outside-the-log rule before and after fetching."""
-        await self._seek_pending()
+        """The next records; a position outside the log follows the rule (and yields none)."""
         try:
             batch = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
         except NoOffsetForPartitionError as exc:
@@ -120,52 +122,25 @@ class SinkConsumer:
                 await self.seek_to_stored({tp}, "no position")
             return {}
         except OffsetOutOfRangeError as exc:
-            # Real Kafka: the stored offset is past the end or before the start of the log.
-            for tp, offset in exc.args[0].items():
-                await self._reset(tp, offset, "outside the log (OFFSET_OUT_OF_RANGE)")
+            await self._rewind(exc.args[0])
             return {}
-        await self._check_log_ends(batch)
+        for tp, records in batch.items():
+            self._read_to[tp] = records[-1].offset + 1
+        self.lag = self._lag()
         return batch
 
-    async def _seek_pending(self) -> None:
-        pending = self._from_start & self._consumer.assignment()
-        self._from_start.clear()
-        if pending:
-            await self._consumer.seek_to_beginning(*pending)
-
-    async def _check_log_ends(self, batch: Batch) -> None:
-        # Tansu answers a fetch past the log end with no records and no error, so compare the
-        # position with the high watermark the fetch carried (end_offsets() is unreliable there).
+    def _lag(self) -> int:
+        """Records behind the high watermarks the last fetches carried."""
         lag = 0
         for tp in self._consumer.assignment():
-            highwater = self._consumer.highwater(tp)
-            if highwater is None:
-                continue
-            try:
-                position = await asyncio.wait_for(self._consumer.position(tp), 1.0)
-            except (IllegalStateError, TimeoutError):
-                continue
-            if position > highwater and tp not in batch:
-                await self._reset(tp, position, "past the log end (high watermark)", highwater)
-            else:
-                lag += highwater - position
-        self.lag = lag
+            highwater, read_to = self._consumer.highwater(tp), self._read_to.get(tp)
+            if highwater is not None and read_to is not None:
+                lag += max(0, highwater - read_to)
+        return lag
 
-    async def _reset(
-        self, tp: TopicPartition, offset: int, why: str, highwater: int | None = None
-    ) -> None:
-        reset = await self._writer.reset_offset((tp.topic, tp.partition), offset)
-        self._log.warning(
-            "stored offset outside the log: re-reading the partition from its start",
-            extra={
-                "partition": f"{tp.topic}-{tp.partition}",
-                "offset": offset,
-                "high_watermark": highwater,
-                "why": why,
-                "stored_offset_reset": reset,
-            },
-        )
-        if self._on_reset is not None:
+    async def _rewind(self, outside: dict[TopicPartition, int]) -> None:
+        starts = await rewind_to_log_start(self._consumer, outside, self._log)
+        for tp, start in starts.items():
+            await self._writer.reset_offset((tp.topic, tp.partition), outside[tp], start)
+        if starts and self._on_reset is not None:
             self._on_reset()
-        if tp in self._consumer.assignment():
-            self._from_start.add(tp)

@@ -58,22 +58,14 @@ async def commit(
         raise StaleOffsets(set(next_offsets) - moved)
 
 
-async def reset_to_start(conn: AsyncConnection, group: str, tp: TopicPartition, stale: int) -> bool:
-    """Set a stored offset that lies outside the log back to 0, if it still reads ``stale``."""
+async def reset_to_start(
+    conn: AsyncConnection, group: str, tp: TopicPartition, stale: int, start: int
+) -> bool:
+    """Move a stored offset outside the log to the log start, if it still reads ``stale``."""
     async with conn.transaction():
         cur = await conn.execute(
-            "UPDATE consumer_offsets SET next_offset = 0"
+            "UPDATE consumer_offsets SET next_offset = %s"
             " WHERE consumer_group = %s AND topic = %s AND partition = %s AND next_offset = %s",
-            (group, tp[0], tp[1], stale),
+            (start, group, tp[0], tp[1], stale),
         )
         return cur.rowcount == 1
-
-
-async def forget_all(conn: AsyncConnection) -> int:
-    """Delete every stored offset of every group; return how many there were.
-
-    For a broker that was recreated empty (the local stack's in-memory broker): offsets
-    stored against the old logs would skip that many events of the new ones.
-    """
-    cur = await conn.execute("DELETE FROM consumer_offsets")
-    return cur.rowcount

@@ -118,9 +118,11 @@ class Writer:
         """Stored next offsets of ``partitions`` (absent when never committed)."""
         return await self._run("load offsets", offsets.load, self._group, partitions)
 
-    async def reset_offset(self, tp: offsets.TopicPartition, stale: int) -> bool:
-        """Apply the offset-outside-the-log rule: the stored offset goes back to 0."""
-        return await self._run("reset offset", offsets.reset_to_start, self._group, tp, stale)
+    async def reset_offset(self, tp: offsets.TopicPartition, stale: int, start: int) -> bool:
+        """The offset-outside-the-log rule: the stored offset moves to the log start."""
+        return await self._run(
+            "reset offset", offsets.reset_to_start, self._group, tp, stale, start
+        )
 
     async def write(self, batch: BatchRows) -> WriteResult:
         """Commit the batch exactly once; raises ``offsets.StaleOffsets`` after a rollback."""

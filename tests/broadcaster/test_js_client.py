@@ -121,3 +121,29 @@ async def test_the_gateway_serves_the_client_it_speaks_with(gateway):
         assert again.status_code == 304 and again.content == b""
         other = await http.get(url.replace("/inplay.js", "/nothing.js"))
         assert other.status_code == 404 and "/inplay.js" in other.text
+
+
+async def test_plain_http_answers_close_so_keep_alive_clients_never_reuse(gateway):
+    """Every plain-HTTP answer says ``Connection: close``, as the gateway then closes the socket.
+
+    Without it a keep-alive client sends its next request down the closing socket and, now
+    and then, gets a reset (httpx.ReadError) instead of an answer.
+    """
+    base = gateway.url().replace("ws://", "http://").rsplit("/", 1)[0]
+    connects = 0
+
+    async def trace(name: str, info: dict) -> None:
+        nonlocal connects
+        connects += name == "connection.connect_tcp.started"
+
+    async with httpx.AsyncClient(base_url=base) as http:
+        etag = (await http.get("/inplay.js")).headers["etag"]
+        asks = [("/inplay.js", {}), ("/inplay.js", {"If-None-Match": etag}), ("/nope", {})]
+        connects = 0
+        answers = [
+            await http.get(path, headers=headers, extensions={"trace": trace})
+            for path, headers in asks * 50
+        ]
+    assert [a.status_code for a in answers] == [200, 304, 404] * 50
+    assert {a.headers.get("connection") for a in answers} == {"close"}
+    assert connects == len(answers)  # a fresh connection each time: none reused

@@ -2,13 +2,17 @@
 # Both install what is missing first (stack/bootstrap.sh; cheap when all is there).
 PY := .venv/bin/python
 
-.PHONY: up down test lint bootstrap bench
+.PHONY: up down reset test lint bootstrap bench
 
 up: bootstrap
 	@$(PY) -m stack up
 
 down:
 	@if [ -x $(PY) ]; then $(PY) -m stack down; fi
+
+# Wipes the local data (Kafka's topics, Redis, the database, the logs) for a fresh start.
+reset:
+	@if [ -x $(PY) ]; then $(PY) -m stack reset; fi
 
 test: bootstrap
 	@$(PY) -m ruff check .

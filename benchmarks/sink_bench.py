@@ -25,11 +25,12 @@ from pathlib import Path
 
 import psycopg
 import uvloop
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from stack import broker  # noqa: E402
 from storage.sink import rows  # noqa: E402
 from storage.sink.consumer import SinkConsumer  # noqa: E402
 from storage.sink.writer import Writer  # noqa: E402
@@ -53,8 +54,7 @@ async def log_ends(bootstrap: str) -> dict[tuple[str, int], int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        await consumer.topics()
-        tps = [TopicPartition(t, p) for t in TOPICS for p in consumer.partitions_for_topic(t)]
+        tps = await broker.partitions(bootstrap, TOPICS)
         consumer.assign(tps)
         for tp in tps:
             consumer.seek(tp, 0)

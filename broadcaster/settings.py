@@ -16,7 +16,7 @@ class IngestSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = Field("127.0.0.1:19092", min_length=1)
     kafka_idempotence: bool = Field(
-        False, description="Idempotent dead-letter producer: off for Tansu, on for real Kafka."
+        True, description="Idempotent dead-letter producer (retries never write a record twice)."
     )
     redis_url: SecretStr = Field(
         SecretStr(DEFAULT_REDIS_URL),
@@ -58,8 +58,8 @@ class IngestSettings(BaseSettings):
         10,
         ge=0,
         le=5000,
-        description="Longest a Kafka fetch waits for data; the local broker answers an idle "
-        "fetch only at this deadline, so it bounds the feed's added latency.",
+        description="Longest a Kafka fetch waits for data; the broker answers an idle fetch "
+        "at this deadline, so it bounds the feed's added latency.",
     )
     log_level: str = Field("INFO", pattern=_LOG_LEVEL)
 

@@ -9,17 +9,18 @@ from collections.abc import Callable
 
 import orjson
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from redis.exceptions import RedisError
 
 from broadcaster import keys
 from inplay_events import DEAD_LETTER_TOPIC, TOPICS
+from stack import broker
 
-# Past this ingest p50 (ms) the status line says why and what to do (a p50, not a p99: a
-# topic rotation's pause shows in the p99 of its window and is no reason to restart)...
+# Past this ingest p50 (ms) the status line says ingest is behind (a p50: one slow moment
+# lifts only the p99 of its window)...
 SLOW_LAG_MS = 500
 # ...once the stack has run this long: the first windows hold the events that waited for
-# ingest to join its group at start-up, which no restart would change.
+# ingest to join its group at start-up.
 HINT_AFTER_S = 60.0
 
 
@@ -29,16 +30,21 @@ def format_rates(
     total: Counter[str],
     lag: dict[str, int] | None = None,
     hint: bool = True,
+    dead_letters: int = 0,
 ) -> str:
-    """``feed  games 1.2/s  odds 140.0/s  bets 50.1/s  (total 12,345)  ingest lag p50 …``."""
+    """``feed  games 1.2/s  odds 140.0/s  bets 50.1/s  (total 12,345)  ingest lag p50 …``.
+
+    ``total`` counts since the stack started; ``dead_letters`` is what the dead-letter
+    topic holds, so it equals what a reader of the topic counts.
+    """
     parts = [f"{topic} {counts[topic] / seconds:,.1f}/s" for topic in TOPICS]
-    if total[DEAD_LETTER_TOPIC]:
-        parts.append(f"dead-letters {total[DEAD_LETTER_TOPIC]:,}")
+    if dead_letters:
+        parts.append(f"dead-letters {dead_letters:,}")
     line = f"feed  {'  '.join(parts)}  (total {sum(total[t] for t in TOPICS):,})"
     if lag:
         line += f"  ingest lag p50 {lag['lag_ms_p50']:,} ms p99 {lag['lag_ms_p99']:,} ms"
         if hint and lag["lag_ms_p50"] > SLOW_LAG_MS:
-            line += " (the local broker slows down as its log grows: restart make up)"
+            line += " (ingest is behind the feed: see .local/logs/ingest.log)"
     return line
 
 
@@ -63,47 +69,31 @@ async def report(
     """Print new records per topic every ``every`` seconds, from the log end offsets, and
     ingest's lag when ``redis_url`` is given.
 
-    It reads offsets, not records: with the local broker every fetch that finds data scans
-    the partition's whole stored log, and a third consumer reading everything would make
-    the feed's own consumers (ingest, sink) fall behind sooner. The local broker reports a
-    log end at the start of its last batch (see DESIGN.md), so a window can be short by up
-    to a batch per partition (after a burst, hundreds of records); the next one makes it up.
+    It reads offsets, not records: counting costs the broker one ListOffsets request a
+    window, whatever the feed's rate.
     """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        parts = [
-            TopicPartition(topic, p)
-            for topic in (*TOPICS, DEAD_LETTER_TOPIC)
-            for p in sorted(
-                consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)
-            )
-        ]
+        parts = await broker.partitions(bootstrap, (*TOPICS, DEAD_LETTER_TOPIC))
         last = await consumer.end_offsets(parts)
         total: Counter[str] = Counter()
         started = began = time.monotonic()
         while True:
             await asyncio.sleep(every)
             ends = await consumer.end_offsets(parts)
+            dead_parts = [tp for tp in parts if tp.topic == DEAD_LETTER_TOPIC]
+            starts = await consumer.beginning_offsets(dead_parts)
+            dead = sum(ends[tp] - starts[tp] for tp in dead_parts)
             window: Counter[str] = Counter()
             for tp, end in ends.items():
-                # A log end that went back is a recreated topic (stack/rotation.py).
+                # A log end that went back is a topic deleted and created again.
                 window[tp.topic] += end - last[tp] if end >= last[tp] else end
             total.update(window)
             now = time.monotonic()
             window_lag = await ingest_lag(redis_url) if redis_url else None
-            emit(format_rates(window, now - started, total, window_lag, now - began > HINT_AFTER_S))
+            hint = now - began > HINT_AFTER_S
+            emit(format_rates(window, now - started, total, window_lag, hint, dead))
             last, started = ends, now
     finally:
         await consumer.stop()
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    # Metadata for a topic arrives on first request; ask until the broker knows it.
-    for _ in range(50):
-        found = consumer.partitions_for_topic(topic)
-        if found:
-            return set(found)
-        await consumer._client.force_metadata_update()
-        await asyncio.sleep(0.1)
-    return set()

@@ -273,7 +273,6 @@ def test_kafka_clients_use_the_idempotent_producer(resolved: dict) -> None:
         env = service.get("environment") or {}
         if "KAFKA_BOOTSTRAP_SERVERS" in env:
             assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092", name
-            # Apache Kafka supports it (only the local Tansu broker does not).
             assert env["KAFKA_IDEMPOTENCE"] == "true", name
 
 

@@ -20,6 +20,7 @@ import orjson
 import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from stack import broker
 from stack.settings import ROOT
 
 TOPICS = ("games", "odds", "bets")
@@ -149,14 +150,7 @@ async def read_all(stack: Any, topics: Iterable[str], keep: Callable[[Read], boo
     consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        tps = [
-            TopicPartition(t, p)
-            for t in topics
-            for p in sorted(consumer.partitions_for_topic(t) or [])
-        ]
-        if not tps:
-            await consumer.topics()
-            tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t)]
+        tps = await broker.partitions(stack.kafka_bootstrap, topics)
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         out: list[Read] = []
@@ -181,13 +175,11 @@ async def read_all(stack: Any, topics: Iterable[str], keep: Callable[[Read], boo
 
 
 async def end_offsets(stack: Any) -> dict[tuple[str, int], int]:
-    """Where the event topics end now, at most (Tansu's end_offsets() can be a little low,
-    which only makes a sink re-read a few records)."""
+    """Where the event topics end now."""
     consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap)
     await consumer.start()
     try:
-        await consumer.topics()
-        tps = [TopicPartition(t, p) for t in TOPICS for p in consumer.partitions_for_topic(t)]
+        tps = await broker.partitions(stack.kafka_bootstrap, TOPICS)
         ends = await consumer.end_offsets(tps)
         return {(tp.topic, tp.partition): n for tp, n in ends.items()}
     finally:

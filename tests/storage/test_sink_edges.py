@@ -13,7 +13,7 @@ import orjson
 import psycopg
 import pytest
 
-from inplay_events import DEAD_LETTER_TOPIC
+from inplay_events import DEAD_LETTER_TOPIC, log_position
 from storage.migrate import migrate
 from tests.storage.helpers import (
     TOPICS,
@@ -114,8 +114,8 @@ async def test_malformed_events_are_dead_lettered_and_the_sink_goes_on(
 async def test_stored_offset_past_the_log_end_rereads_from_the_start(
     stack, migrated, tmp_path: Path
 ):
-    """The rule: warn, store offset 0, read the partition from its start (Tansu forgets its
-    logs on restart; on real Kafka the broker's out-of-range answer leads to the same)."""
+    """The rule (a user wiped Kafka's data and kept the database): Kafka answers the fetch
+    out of range; the sink warns, stores the log start and reads the partition from there."""
     run, group = run_id("pe"), run_id("pe-group-")
     ends = await end_offsets(stack)
     past = {tp: n + 1_000_000 for tp, n in ends.items() if tp[0] == "odds"}
@@ -130,12 +130,7 @@ async def test_stored_offset_past_the_log_end_rereads_from_the_start(
     finally:
         assert s.stop() == 0
     assert_matches(stored(stack.pg_dsn, run), expected)
-    warned = {
-        line["partition"]
-        for line in s.messages(
-            "stored offset outside the log: re-reading the partition from its start"
-        )
-    }
+    warned = {line["partition"] for line in s.messages(log_position.WARNING)}
     assert warned == {f"odds-{p}" for _, p in past}
     with psycopg.connect(stack.pg_dsn) as conn:
         now = dict(

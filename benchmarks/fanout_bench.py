@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/fanout_bench.py [--connections 2000] [--rate 1000] ...
 
-Starts its own Redis and Kafka-protocol broker (ports and data under .local/bench), one
+Starts its own Redis and Apache Kafka (ports and data under .local/bench), one
 ingest worker, --gateways gateway processes (one by default) and the paced simulator,
 then connects an efficient load client (ws_load_client.py): raw asyncio protocols that do
 the WebSocket handshake by hand; one connection in --probe-every parses every frame and
@@ -24,6 +24,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import shutil
 import statistics
 import sys
 import time
@@ -161,8 +162,7 @@ def main() -> int:
     ap.add_argument(
         "--kafka-bootstrap",
         metavar="HOST:PORT",
-        help="use this Kafka (e.g. docker compose's, with KAFKA_IDEMPOTENCE=true for "
-        "real Kafka) instead of starting the local broker",
+        help="use this Kafka (e.g. docker compose's) instead of starting one",
     )
     ap.add_argument("--redis-port", type=int, default=36379)
     ap.add_argument("--kafka-port", type=int, default=39092)
@@ -176,6 +176,9 @@ def main() -> int:
         kafka_port=args.kafka_port,
         partitions=4,
     )
+    # Each run starts from empty topics and an empty Redis (both keep their data otherwise).
+    shutil.rmtree(broker.kafka_dir(settings), ignore_errors=True)
+    shutil.rmtree(redis_server.folder(settings), ignore_errors=True)
     py = sys.executable
     env = {
         **os.environ,

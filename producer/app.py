@@ -16,6 +16,7 @@ from inplay_events import encode, topic_for
 from producer.kafka_sink import KafkaSink
 from producer.pacing import Pacer, StopRule
 from producer.recording import BadLine, Recorder, read_recording
+from producer.restart import DeliveryFailed, Ended, end_abandoned
 from producer.settings import Settings
 from producer.simulator import SimConfig, Simulator
 from producer.stats import Throughput
@@ -105,7 +106,9 @@ async def run(settings: Settings, log: logging.Logger) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     _install_signal_handlers(stop, log)
-    sink = KafkaSink(settings.kafka_bootstrap_servers, settings.kafka_idempotence, log)
+    sink = KafkaSink(
+        settings.kafka_bootstrap_servers, settings.kafka_idempotence, settings.producer_name, log
+    )
     try:
         if not await sink.start(stop):
             return 0
@@ -115,6 +118,19 @@ async def run(settings: Settings, log: logging.Logger) -> int:
             extra={"bootstrap": settings.kafka_bootstrap_servers, "error": str(exc)},
         )
         return 1
+    ended = Ended(0, 0)
+    if settings.end_abandoned:
+        try:
+            outcome = await end_abandoned(settings, sink, stop, log)
+        except (KafkaError, DeliveryFailed) as exc:
+            # New games on top of live abandoned ones are what this step exists to prevent.
+            log.error("cannot end abandoned games", extra={"error": str(exc)})
+            await sink.stop()
+            return 1
+        if outcome is None:
+            await sink.stop()
+            return 0
+        ended = outcome
     replay = Replay(settings.sim_replay, log) if settings.sim_replay else None
     if replay:
         source = iter(replay)
@@ -180,6 +196,7 @@ async def run(settings: Settings, log: logging.Logger) -> int:
     summary.update(
         reason=reason, delivered=sink.delivered, failed=sink.failed,
         bad_lines=replay.bad_lines if replay else 0,
+        ended_games=ended.games, ended_events=ended.events,
     )  # fmt: skip
     log.info("summary", extra=summary)
     if sink.failed:

@@ -22,9 +22,25 @@ class Settings(BaseSettings):
         "127.0.0.1:19092", min_length=1, description="Kafka bootstrap servers, host:port[,...]."
     )
     kafka_idempotence: bool = Field(
-        False,
-        description="Use the idempotent producer. Off for the local Tansu broker (it lacks "
-        "InitProducerId); on against real Kafka.",
+        True,
+        description="Use the idempotent producer: a retried send never writes a record twice.",
+    )
+    producer_name: str = Field(
+        "sim",
+        pattern=r"^[A-Za-z0-9_.-]{1,40}$",
+        description="This producer's identity, in a header of every record it sends; a "
+        "restarted producer ends the unfinished games of its own name only.",
+    )
+    end_abandoned: bool = Field(
+        True,
+        description="On start, end as cancelled (reason abandoned) every game this producer's "
+        "previous runs left unfinished, before producing anything new.",
+    )
+    end_abandoned_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Give up reading the previous runs' games after this long (the games stay "
+        "as they are, with a warning).",
     )
     sim_events_per_sec: float = Field(
         200.0,

@@ -82,6 +82,15 @@ def test_every_setting_has_a_flag_and_flags_override_env(monkeypatch):
     assert len({flag_for(name) for name in Settings.model_fields}) == len(Settings.model_fields)
 
 
+def test_producer_name_and_ending_abandoned_games_have_flags():
+    settings = Settings(**parse_overrides(["--producer-name", "feed-2", "--no-end-abandoned"]))
+    assert settings.producer_name == "feed-2" and settings.end_abandoned is False
+    assert Settings().producer_name == "sim" and Settings().end_abandoned is True
+    for bad in ("", "two words", "x" * 41, "slash/y"):
+        with pytest.raises(ValueError, match="producer_name"):
+            Settings(producer_name=bad)
+
+
 def test_help_documents_every_knob():
     out = subprocess.run(
         [sys.executable, "-m", "producer", "--help"], capture_output=True, text=True, check=True

@@ -3,49 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
-import uuid
 from collections import defaultdict
-from pathlib import Path
-from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from inplay_events import TOPICS, Event, decode, to_dict, topic_for
+from stack import broker
+from tests.producer.runs import finish, run_id, run_producer, start_producer
 
-ROOT = Path(__file__).resolve().parents[2]
 START_MS = 1_700_000_000_000
-
-
-def run_id(label: str) -> str:
-    """A run id no other run in this broker's life uses, so its events can be told apart."""
-    return f"{label}-{uuid.uuid4().hex[:8]}"
-
-
-async def start_producer(bootstrap: str, *args: str, **knobs: Any) -> asyncio.subprocess.Process:
-    """Start ``python -m producer`` with ``knobs`` as environment variables."""
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_IDEMPOTENCE": "false"}
-    env.update({k.upper(): str(v) for k, v in knobs.items()})
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "producer", *args,
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-
-
-async def finish(proc: asyncio.subprocess.Process, timeout: float = 120) -> list[dict]:
-    """Wait for the process to exit 0; its JSON log lines."""
-    stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout)
-    assert proc.returncode == 0, stderr.decode() + stdout.decode()[-2000:]
-    return [orjson.loads(line) for line in stdout.splitlines() if line.startswith(b"{")]
-
-
-async def run_producer(bootstrap: str, *args: str, **knobs: Any) -> dict:
-    """Run the producer to completion; its summary log record."""
-    logs = await finish(await start_producer(bootstrap, *args, **knobs))
-    return next(r for r in logs if r["message"] == "summary")
 
 
 async def read_back(
@@ -53,20 +21,15 @@ async def read_back(
 ) -> list[tuple[str, int, bytes, Event]]:
     """Every (topic, partition, key, event) whose game id starts with ``prefix``.
 
-    Reads from the beginning until ``expected`` of them were seen: topics are shared and
-    Tansu's end_offsets() undercounts, so the count is the stop condition.
+    Reads from the beginning until ``expected`` of them were seen: topics are shared, so
+    the count is the stop condition.
     """
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
-        await consumer.topics()  # fills the metadata that partitions_for_topic reads
-        parts = [
-            TopicPartition(t, p)
-            for t in TOPICS
-            for p in sorted(consumer.partitions_for_topic(t) or ())
-        ]
+        parts = await broker.partitions(bootstrap, TOPICS)
         assert parts, "topics missing"
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)

@@ -1,14 +1,11 @@
-"""How much of the feed's latency is the local broker's: a bare consumer's lag, and Tansu's CPU.
+"""How much of the feed's latency is Kafka's: a bare consumer's lag, and the broker's CPU.
 
-Starts a Tansu broker of its own, the simulator paced at ``--rate`` events/s, then one plain
-aiokafka consumer (no Redis, no gateway) and prints, window after window, the broker's CPU
-share, how many fetch rounds the consumer got and its lag (now - record timestamp).
+Starts an Apache Kafka of its own (empty), the simulator paced at ``--rate`` events/s, then
+one plain aiokafka consumer (no Redis, no gateway) and prints, window after window, the
+broker's CPU share, how many fetch rounds the consumer got and its lag (now - record
+timestamp). A broker whose fetches cost more as its log grows shows it in the windows.
 
-Tansu 0.6's in-memory engine lists every stored batch of a partition on each fetch that
-finds data, and does not implement DeleteRecords, so the cost of a fetch grows with the log
-for as long as the broker runs; the windows show it.
-
-    .venv/bin/python benchmarks/broker_fetch_probe.py --windows 12 --seconds 5
+    .venv/bin/python benchmarks/kafka_lag_probe.py --windows 12 --seconds 5
 """
 
 from __future__ import annotations
@@ -16,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -38,10 +36,11 @@ async def probe(args: argparse.Namespace) -> None:
     settings = StackSettings(
         data_dir=ROOT / ".local" / "probe", kafka_port=args.kafka_port, partitions=args.partitions
     )
-    tansu = broker.start(settings)
+    shutil.rmtree(broker.kafka_dir(settings), ignore_errors=True)
+    kafka = broker.start(settings)
     producer = None
     try:
-        await broker.wait_ready_and_create_topics(settings, tansu)
+        await broker.wait_ready_and_create_topics(settings, kafka)
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap,
@@ -54,13 +53,13 @@ async def probe(args: argparse.Namespace) -> None:
         )
 
         async def window(label: str, lags: list[float], rounds: list[int]) -> None:
-            c0, t0 = proc_cpu_s(tansu.pid), time.monotonic()
+            c0, t0 = proc_cpu_s(kafka.pid), time.monotonic()
             lags.clear()
             rounds[0] = 0
             await asyncio.sleep(args.seconds)
             elapsed = time.monotonic() - t0
-            share = 100 * (proc_cpu_s(tansu.pid) - c0) / elapsed
-            line = f"{label:<24} tansu CPU {share:3.0f}%"
+            share = 100 * (proc_cpu_s(kafka.pid) - c0) / elapsed
+            line = f"{label:<24} kafka CPU {share:3.0f}%"
             if rounds[0]:
                 line += f"   fetch rounds {rounds[0] / elapsed:5.0f}/s"
             if lags:
@@ -99,7 +98,7 @@ async def probe(args: argparse.Namespace) -> None:
         if producer is not None:
             producer.terminate()
             producer.wait()
-        tansu.stop()
+        kafka.stop()
 
 
 def main() -> None:

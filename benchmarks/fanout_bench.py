@@ -79,8 +79,8 @@ def direct_feeder(redis_url: str, rate: float, games: int, run_id: str, stop_at:
     uvloop.run(main())
 
 
-def histogram_quantiles(ports: list[int], name: str, qs: tuple[float, ...]) -> list[float]:
-    """Quantiles (upper bucket bounds, ms) of a Prometheus histogram, summed over gateways."""
+def histogram_counts(ports: list[int], name: str) -> dict[float, float]:
+    """Cumulative bucket counts (upper bound in s -> count) of a histogram, summed over gateways."""
     counts: dict[float, float] = {}
     for port in ports:
         url = f"http://127.0.0.1:{port}/metrics"
@@ -89,12 +89,29 @@ def histogram_quantiles(ports: list[int], name: str, qs: tuple[float, ...]) -> l
             if line.startswith(name + "_bucket{"):
                 le = float(line.split('le="', 1)[1].split('"', 1)[0])
                 counts[le] = counts.get(le, 0.0) + float(line.rsplit(" ", 1)[1])
-    buckets = sorted(counts.items())
-    total = buckets[-1][1] if buckets else 0
+    return counts
+
+
+def histogram_quantiles(
+    before: dict[float, float], after: dict[float, float], qs: tuple[float, ...]
+) -> list[float]:
+    """Quantiles (ms) of what a histogram observed between two readings, interpolated
+    linearly within a bucket as Prometheus's histogram_quantile() does."""
+    buckets = sorted((le, n - before.get(le, 0.0)) for le, n in after.items())
+    total = buckets[-1][1] if buckets else 0.0
     out = []
     for q in qs:
-        bound = next((le for le, n in buckets if total and n >= q * total), float("nan"))
-        out.append(bound * 1000)
+        lower, below, value = 0.0, 0.0, float("nan")
+        for le, n in buckets:
+            if total and n >= q * total:
+                if le == float("inf"):
+                    value = lower
+                else:
+                    share = (q * total - below) / (n - below) if n > below else 1.0
+                    value = lower + (le - lower) * share
+                break
+            lower, below = le, n
+        out.append(value * 1000)
     return out
 
 
@@ -291,6 +308,10 @@ def main() -> int:
         f0 = total(mports, "inplay_gateway_frames_out_total")
         p0 = total(mports, "inplay_gateway_publications_in_total")
         c0 = sum(proc_cpu_s(gw.pid) for gw in gws)
+        kafka = next((c for c in children if c.name == "kafka"), None)
+        k0 = proc_cpu_s(kafka.pid) if kafka else 0.0
+        h_feed0 = histogram_counts(mports, "inplay_gateway_feed_to_send_seconds")
+        h_gw0 = histogram_counts(mports, "inplay_gateway_publish_to_send_seconds")
         table0 = cpu_table()
         w0 = time.time()
         time.sleep(args.seconds)
@@ -298,14 +319,16 @@ def main() -> int:
         f1 = total(mports, "inplay_gateway_frames_out_total")
         p1 = total(mports, "inplay_gateway_publications_in_total")
         c1 = sum(proc_cpu_s(gw.pid) for gw in gws)
+        k1 = proc_cpu_s(kafka.pid) if kafka else 0.0
         w1 = time.time()
+        h_feed1 = histogram_counts(mports, "inplay_gateway_feed_to_send_seconds")
+        h_gw1 = histogram_counts(mports, "inplay_gateway_publish_to_send_seconds")
         rss2 = sum(proc_rss_kb(gw.pid) for gw in gws)
         channels = total(mports, "inplay_gateway_channels")
         errors = total(mports, "inplay_gateway_errors_sent_total")
         subs = total(mports, "inplay_gateway_subscriptions")
-        gw_p50, gw_p99 = histogram_quantiles(
-            mports, "inplay_gateway_publish_to_send_seconds", (0.5, 0.99)
-        )
+        gw_p50, gw_p99 = histogram_quantiles(h_gw0, h_gw1, (0.5, 0.99))
+        sent_p50, sent_p99 = histogram_quantiles(h_feed0, h_feed1, (0.5, 0.99))
         others = busiest(table0, w1 - w0)
         lat: list[float] = []
         frames = 0
@@ -344,15 +367,44 @@ def main() -> int:
         print(f"  feed-to-client latency      p50 {q[49]:.1f} ms  p99 {q[98]:.1f} ms  "
               f"({len(lat):,} events seen by "
               f"{args.connections // args.probe_every:,} probe connections)")  # fmt: skip
-        print(f"  of which Redis -> written   p50 <= {gw_p50:.0f} ms  p99 <= {gw_p99:.0f} ms "
-              "(gateway histogram bucket bounds, whole run)")  # fmt: skip
+        hops = []
         if not args.direct:
             lags = ingest_lags(settings.log_dir / "ingest.log", int(args.seconds // 5))
             if lags:
                 p50s, p99s = [x[0] for x in lags], [x[1] for x in lags]
-                print(f"  of which ts -> in Redis     p50 {min(p50s)}-{max(p50s)} ms  p99 "
-                      f"{min(p99s)}-{max(p99s)} ms (ingest's own report, last {len(lags)} "
-                      "5-second windows)")  # fmt: skip
+                how = f"ingest's own report: median of its last {len(lags)} 5-second windows"
+                how += f", whose p99s ran {min(p99s)}-{max(p99s)}"
+                hops.append(
+                    (
+                        "producer ts -> in Redis",
+                        statistics.median(p50s),
+                        statistics.median(p99s),
+                        how,
+                    )
+                )
+        hops.append(
+            (
+                "Redis -> written",
+                gw_p50,
+                gw_p99,
+                "gateway histogram over the measured window, interpolated in buckets",
+            )
+        )
+        hops.append(("ts -> written", sent_p50, sent_p99, "gateway histogram, the same way"))
+        hops.append(
+            (
+                "written -> client",
+                q[49] - sent_p50,
+                q[98] - sent_p99,
+                "probe's ts -> client less ts -> written",
+            )
+        )
+        print("  per hop, p50 / p99 in ms:")
+        for name, p50, p99, how in hops:
+            print(f"    {name:<24}{p50:6.1f} / {p99:6.1f}   ({how})")
+        if kafka is not None:
+            share = (k1 - k0) / wall * 100
+            print(f"  broker CPU                  {share:.0f}% of one core (kafka)")
         print("  CPU by process during the measured window (whole box, 2 cores = 200%):")
         for line in others:
             print("    " + line)

@@ -30,3 +30,14 @@ def pubsub(channel: str) -> str:
 
 
 PUBSUB_PREFIX = pubsub("")
+
+
+def applied(group: str) -> str:
+    """Hash {``<topic>:<partition>``: offset}: how far Redis holds the effects of each
+    partition, for one ingest consumer group (the records before the offset are applied)."""
+    return f"{PREFIX}applied:{group}"
+
+
+def applied_field(topic: str, partition: int) -> str:
+    """A partition's field in the ``applied`` hash."""
+    return f"{topic}:{partition}"

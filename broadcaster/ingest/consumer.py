@@ -2,6 +2,11 @@
 
 Offsets are committed only after Redis has applied (or deliberately dropped) every event
 before them, so a crash replays events, and the script's dedupe makes the replay harmless.
+
+A partition is paused from its assignment until it is positioned (partitions.py); where
+Redis lacks what the group committed (it came back empty) it is first read again from its
+log and applied quietly, state only (rebuild.py). A position outside the log follows the
+one rule of inplay_events.log_position.
 """
 
 from __future__ import annotations
@@ -18,25 +23,33 @@ import orjson
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    IllegalStateError,
+    KafkaError,
+    NoOffsetForPartitionError,
+    OffsetOutOfRangeError,
+)
 from aiokafka.structs import OffsetAndMetadata
 from redis.exceptions import RedisError
 
 from broadcaster import keys
+from broadcaster.ingest.batch import Chunk, Read, chunks
+from broadcaster.ingest.partitions import Partitions
 from broadcaster.ingest.redis_scripts import (
     APPLIED,
     APPLY_LUA,
     DUPLICATE,
+    LOST,
     STALE,
     ApplyConfig,
     batch_args,
 )
 from broadcaster.settings import IngestSettings
-from inplay_events import DEAD_LETTER_TOPIC, TOPICS, Event, InvalidEvent, decode
+from inplay_events import DEAD_LETTER_TOPIC, TOPICS, InvalidEvent, decode
 from inplay_events.deadletter import dead_letter
+from inplay_events.log_position import rewind_to_log_start
 
 REPORT_EVERY_S = 5.0
-CHECK_END_EVERY_S = 1.0
 HEARTBEAT_EVERY_S = 1.0
 
 
@@ -52,13 +65,14 @@ def dead_letter_for(record: ConsumerRecord[bytes, bytes], error: InvalidEvent) -
     )
 
 
-class _Revoked(ConsumerRebalanceListener):
-    """Commits what was applied before partitions move to another worker."""
+class _Rebalance(ConsumerRebalanceListener):
+    """Commits what was applied before partitions move; holds new ones until positioned."""
 
     def __init__(self, ingest: Ingest) -> None:
         self._ingest = ingest
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self._ingest.partitions.forget(set(revoked))
         running = self._ingest._committing
         if running is not None:
             with contextlib.suppress(Exception):
@@ -66,6 +80,9 @@ class _Revoked(ConsumerRebalanceListener):
         await self._ingest.commit(force=True)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        # Paused before anything else (no await before): nothing of them is fetched or
+        # applied before ``position`` has decided where each starts.
+        self._ingest.partitions.hold(set(assigned))
         self._ingest.log.info("partitions assigned", extra={"count": len(assigned)})
 
 
@@ -94,7 +111,9 @@ class Ingest:
             group_id=settings.ingest_group_id,
             client_id="inplay-broadcaster-ingest",
             enable_auto_commit=False,
-            auto_offset_reset="earliest",
+            # No silent reset: an offset outside the log reaches the one rule (``_outside_log``)
+            # and every partition is positioned explicitly (partitions.py).
+            auto_offset_reset="none",
             # Latency matters more than fetch efficiency here: answer as soon as data exists.
             fetch_max_wait_ms=settings.ingest_fetch_max_wait_ms,
         )
@@ -106,6 +125,9 @@ class Ingest:
         )
         self.redis = aioredis.from_url(settings.redis_url.get_secret_value())
         self._script = self.redis.register_script(APPLY_LUA)
+        self.partitions = Partitions(
+            self.consumer, self.redis, keys.applied(settings.ingest_group_id), log, self.counts
+        )
 
     async def start(self) -> None:
         """Connect to Kafka (retrying while the broker comes up) and join the group."""
@@ -119,7 +141,7 @@ class Ingest:
                     raise
                 self.log.warning("kafka not reachable yet", extra={"error": str(exc)})
                 await asyncio.sleep(1.0)
-        self.consumer.subscribe(list(TOPICS), listener=_Revoked(self))
+        self.consumer.subscribe(list(TOPICS), listener=_Rebalance(self))
         await self.consumer.start()
 
     async def stop(self) -> None:
@@ -137,18 +159,19 @@ class Ingest:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set."""
         loop = asyncio.get_running_loop()
-        next_report = next_check = next_beat = loop.time()
+        next_report = next_beat = loop.time()
         while not stop.is_set():
-            batches = await self.consumer.getmany(timeout_ms=100, max_records=2000)
+            if self.partitions.held:
+                await self.partitions.position()
+            batches = await self._fetch()
             if batches:
                 await self.process(batches)
+            if self.partitions.rebuilding:
+                await self.partitions.finish_rebuilds()
             # Committing waits on the broker; it runs beside the next fetch, not before it.
             if self._committing is None or self._committing.done():
                 self._committing = asyncio.create_task(self.commit())
             now = loop.time()
-            if now >= next_check:
-                next_check = now + CHECK_END_EVERY_S
-                await self.check_offsets_past_end()
             if now >= next_beat:
                 next_beat = now + HEARTBEAT_EVERY_S
                 await self._heartbeat()
@@ -156,31 +179,96 @@ class Ingest:
                 next_report = now + REPORT_EVERY_S
                 lag = self._lag_report()
                 self.log.info("ingest", extra={"counts": dict(self.counts), **lag})
+                if self.partitions.progress is not None:
+                    self.log.info("rebuild progress", extra=self.partitions.progress.fields())
                 await self._publish_lag(lag)
 
+    async def _fetch(self) -> dict[TopicPartition, list[ConsumerRecord[Any, Any]]]:
+        """The next records; a partition without a position or outside its log yields none."""
+        try:
+            return await self.consumer.getmany(timeout_ms=100, max_records=2000)
+        except NoOffsetForPartitionError as exc:
+            # Looked up before ``position`` seeked it, which it will; if ever later, again.
+            tp = exc.args[0]
+            if tp in self.partitions.positioned:
+                self.partitions.hold({tp})
+        except OffsetOutOfRangeError as exc:
+            await self._outside_log(exc.args[0])
+        return {}
+
+    async def _outside_log(self, outside: dict[TopicPartition, int]) -> None:
+        """The one rule for positions outside the log: read those partitions from the start."""
+        parts = self.partitions
+        held = {tp: offset for tp, offset in outside.items() if tp in parts.positioned}
+        if not held:
+            return  # held partitions are sought anew when positioned
+        generation = parts.generation
+        try:
+            starts = await rewind_to_log_start(self.consumer, held, self.log)
+        except IllegalStateError:
+            starts = None  # revoked while the rule looked the log starts up
+        if starts is None or generation != parts.generation:
+            # A rebalance came in between; the rule's seek may undo its positioning.
+            parts.hold(set(held))
+            return
+        self.counts["offset_outside_log"] += len(starts)
+        for tp, start in starts.items():
+            parts.done[tp] = start
+            if tp not in parts.rebuilding:
+                # Committed at once: until records arrive nothing else would, and a stored
+                # offset outside the log must not linger. (A rebuild keeps its committed end.)
+                self._pending[tp] = start
+
     async def process(self, batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> None:
-        """Validate, dead-letter the invalid, apply the valid to Redis; note next offsets."""
-        events: list[Event] = []
-        offsets: dict[TopicPartition, int] = {}
+        """Validate, dead-letter the invalid, apply the valid to Redis; note next offsets.
+
+        Records of a partition being rebuilt, below its end, are applied quietly, before the
+        live ones (of other partitions, or of the same one past its end).
+        """
+        taken: list[tuple[ConsumerRecord[Any, Any], bool]] = []
         for tp, records in batches.items():
-            for record in records:
-                try:
-                    event = decode(record.value or b"")
-                except InvalidEvent as exc:
-                    self.counts["invalid"] += 1
-                    await self._dead_letter(record, exc)
-                    continue
-                if event.type == "alive":
-                    self.counts["alive"] += 1  # feed safety reads these later
-                    continue
-                events.append(event)
-            if records:
-                offsets[tp] = records[-1].offset + 1
-        size = self.settings.ingest_batch_max
-        for start in range(0, len(events), size):
-            await self._apply(events[start : start + size])
-        # Only now may a commit (running beside the next fetch) include these offsets.
-        self._pending.update(offsets)
+            if tp not in self.partitions.positioned:
+                continue  # fetched before its start was decided: the seek reads it again
+            until = self.partitions.rebuilding.get(tp)
+            taken.extend((r, until is not None and r.offset < until) for r in records)
+        quiet: list[Read] = []
+        live: list[Read] = []
+        for record, is_quiet in taken:
+            read = await self._read(record, is_quiet)
+            (quiet if is_quiet else live).append(read)
+        if quiet and self.partitions.progress is not None:
+            self.partitions.progress.read += len(quiet)
+        if await self._apply_reads(quiet, quiet=True):
+            await self._apply_reads(live, quiet=False)
+
+    async def _read(self, record: ConsumerRecord[Any, Any], quiet: bool) -> Read:
+        tp = TopicPartition(record.topic, record.partition)
+        try:
+            event = decode(record.value or b"")
+        except InvalidEvent as exc:
+            if quiet:
+                self.counts["rebuild_invalid"] += 1  # dead-lettered when it was first read
+            else:
+                self.counts["invalid"] += 1
+                await self._dead_letter(record, exc)
+            return Read(tp, record.offset + 1, None)
+        if event.type == "alive":
+            if not quiet:
+                self.counts["alive"] += 1  # feed safety reads these later
+            return Read(tp, record.offset + 1, None)
+        return Read(tp, record.offset + 1, event)
+
+    async def _apply_reads(self, reads: list[Read], quiet: bool) -> bool:
+        """Apply in chunks; False (and every partition held again) when Redis lost its marks."""
+        for chunk in chunks(reads, self.settings.ingest_batch_max):
+            if not await self._apply(chunk, quiet):
+                self.partitions.lost("an apply call found a partition's mark missing or lower")
+                return False
+            self.partitions.applied(chunk.offsets, quiet)
+            if not quiet:
+                # Only now may a commit (running beside the next fetch) include them.
+                self._pending.update(chunk.offsets)
+        return True
 
     async def _dead_letter(self, record: ConsumerRecord[Any, Any], error: InvalidEvent) -> None:
         """Park the record on the dead-letter topic; retried until the broker takes it.
@@ -202,27 +290,42 @@ class Ingest:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
-    async def _apply(self, events: list[Event]) -> None:
-        """One atomic script call; retried until Redis answers (offsets wait meanwhile)."""
+    async def _apply(self, chunk: Chunk, quiet: bool) -> bool:
+        """One atomic script call, retried until Redis answers; False if it answered LOST."""
+        marks = self.partitions.marks(chunk.offsets)
+        if not chunk.events and not marks:
+            return True
         delay = 0.1
         while True:
             try:
-                args = batch_args(events, new_epoch(), self._config)
+                args = batch_args(
+                    chunk.events,
+                    new_epoch(),
+                    self._config,
+                    quiet_since=self.partitions.quiet_since() if quiet else None,
+                    marks_key=self.partitions.marks_key,
+                    marks=marks,
+                )
                 result = await self._script(keys=[], args=args)
                 break
             except RedisError as exc:
                 self.log.warning("redis unavailable, retrying", extra={"error": str(exc)})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
-        now_ms = int(time.time() * 1000)
-        self._lags.extend(now_ms - e.ts for e in events)
+        if result == [LOST]:
+            return False
+        prefix = "rebuild_" if quiet else ""
+        if not quiet:
+            now_ms = int(time.time() * 1000)
+            self._lags.extend(now_ms - e.ts for e in chunk.events)
         for status in result:
             if status == APPLIED:
-                self.counts["applied"] += 1
+                self.counts[prefix + "applied"] += 1
             elif status == DUPLICATE:
-                self.counts["duplicate"] += 1
+                self.counts[prefix + "duplicate"] += 1
             elif status == STALE:
-                self.counts["stale"] += 1
+                self.counts[prefix + "stale"] += 1
+        return True
 
     def _lag_report(self) -> dict[str, int]:
         """Event-time-to-Redis lag of the window just ended (p50, p99, max), then reset."""
@@ -250,38 +353,6 @@ class Ingest:
             # absorbs the repeat.
             self.log.warning("commit failed", extra={"error": str(exc)})
 
-    async def check_offsets_past_end(self) -> None:
-        """Apply the one rule for a position beyond the log end: restart from the beginning.
-
-        The local broker forgets its logs on restart, so a committed offset can point past
-        the end of a new, empty log, and a fetch there returns nothing and no error. Reading
-        that partition again from its beginning loses nothing; dedupe drops any repeats.
-        """
-        for tp in self.consumer.assignment():
-            highwater = self.consumer.highwater(tp)
-            if highwater is None:
-                continue
-            try:
-                position = await self.consumer.position(tp)
-            except Exception:
-                continue
-            if position > highwater:
-                self.counts["offset_past_end"] += 1
-                self.log.warning(
-                    "position past the log end, reading the partition from its beginning",
-                    extra={
-                        "topic": tp.topic,
-                        "partition": tp.partition,
-                        "position": position,
-                        "highwater": highwater,
-                    },
-                )
-                await self.consumer.seek_to_beginning(tp)
-                # Commit the new position too: until records arrive nothing else would, and a
-                # stored offset of the old log is what made this partition skip records.
-                start = (await self.consumer.beginning_offsets([tp]))[tp]
-                self._pending[tp] = start
-
     async def _publish_lag(self, lag: dict[str, int]) -> None:
         """Leave the window's lag in Redis for status displays (``make up`` prints it)."""
         if not lag:
@@ -292,3 +363,4 @@ class Ingest:
     async def _heartbeat(self) -> None:
         with contextlib.suppress(RedisError):
             await self.redis.set(keys.INGEST_HEARTBEAT, int(time.time() * 1000), px=60_000)
+        await self.partitions.check_marks()

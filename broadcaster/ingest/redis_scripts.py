@@ -11,6 +11,14 @@ events of one game are ordered within a topic but may interleave differently acr
 A game that settles or is cancelled leaves the ``games`` and ``league:`` states (the event
 saying so is still published there, so clients drop it too), and its ``game:<id>`` keys get
 an expiry: nothing in Redis grows with the number of games ever played.
+
+Every call also carries the partitions its events came from, with how far Redis must already
+hold each one (its mark in ``keys.applied``) and how far it holds them after the call. A mark
+that is missing or lower means Redis lost what ingest applied (an empty restart, a flush, an
+older copy): the call then applies nothing and answers ``[LOST]``, so nothing newer lands
+on a Redis that must first be rebuilt. A *quiet* call (rebuilding) changes state, dedupe and
+numbering as usual but writes no history and publishes nothing; a channel whose numbering
+began before the rebuild (``born``, Redis time) gets a new epoch first.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ from broadcaster.channels import channels_for
 from inplay_events import BetEvent, Event, GameEvent, OddsEvent, to_dict
 
 APPLIED, DUPLICATE, STALE = 0, 1, 2
+# The whole answer of a call that applied nothing because Redis lost a partition's mark.
+LOST = -1
 # Arguments per event before its channels, and per channel.
 EVENT_ARGS = 6
 CHANNEL_ARGS = 5
@@ -41,8 +51,19 @@ local n = tonumber(ARGV[7])
 local published = ARGV[8] .. ']\\n'
 local ended_ttl = tonumber(ARGV[9])
 local user_ttl = ARGV[10]
-local i = 11
+local quiet = ARGV[11] == '1'
+local since = tonumber(ARGV[12])
+local marks = ARGV[13]
+local nmarks = tonumber(ARGV[14])
+local first_mark = 15
+for k = first_mark, first_mark + (nmarks - 1) * 3, 3 do
+  local have = redis.call('HGET', marks, ARGV[k])
+  if not have or tonumber(have) < tonumber(ARGV[k + 1]) then return {-1} end
+end
+local i = first_mark + nmarks * 3
 local out = {}
+local t = redis.call('TIME')
+local now = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
 for e = 1, n do
   local id, gk, gseq = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   local hdr, data, nch = ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5])
@@ -61,13 +82,16 @@ for e = 1, n do
       local ch, chj, op, field, value = ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3], ARGV[j + 4]
       local mk, sk, hk = p .. 'm:' .. ch, p .. 's:' .. ch, p .. 'h:' .. ch
       local ep = redis.call('HGET', mk, 'epoch')
-      if not ep then
-        -- The channel's numbering is gone (new channel, or Redis lost it): a new epoch
-        -- tells clients that seqs restart, and stale history must not be replayed.
+      -- The channel's numbering is gone (new channel, or Redis lost it): a new epoch tells
+      -- clients that seqs restart, and stale history must not be replayed. A rebuild also
+      -- renumbers what began before it (an older Redis's, or a gateway's): those seqs
+      -- stood for states the rebuild changes without a publication.
+      if not ep or (quiet and tonumber(redis.call('HGET', mk, 'born') or '0') < since) then
         ep = cand
-        redis.call('HSET', mk, 'epoch', ep, 'seq', 0)
+        redis.call('HSET', mk, 'epoch', ep, 'seq', 0, 'born', now)
         redis.call('DEL', hk)
-      elseif redis.call('HDEL', mk, 'tentative') == 1 then
+      end
+      if redis.call('HDEL', mk, 'tentative') == 1 then
         -- A gateway numbered the channel for a subscriber before anything was published
         -- (with an expiry, in case nothing ever is): now it is a real channel.
         redis.call('PERSIST', mk)
@@ -98,10 +122,14 @@ for e = 1, n do
         redis.call('PEXPIRE', mk, user_ttl)
         redis.call('PEXPIRE', sk, user_ttl)
       end
-      local msg = '{"type":"event","channel":' .. chj .. ',"seq":' .. s .. ',"data":' .. data .. '}'
-      local payload = '["' .. ep .. '",' .. s .. hdr .. published .. msg
-      redis.call('XADD', hk, 'MAXLEN', '~', maxlen, s .. '-0', 'm', payload)
-      redis.call('PEXPIRE', hk, hist_ttl)
+      local payload
+      if not quiet then
+        local msg = '{"type":"event","channel":' .. chj .. ',"seq":' .. s
+          .. ',"data":' .. data .. '}'
+        payload = '["' .. ep .. '",' .. s .. hdr .. published .. msg
+        redis.call('XADD', hk, 'MAXLEN', '~', maxlen, s .. '-0', 'm', payload)
+        redis.call('PEXPIRE', hk, hist_ttl)
+      end
       if op == 'ended' then
         -- Kept a while for late readers of the result, then gone; an event after that
         -- finds no numbering and starts a new epoch, as after any loss.
@@ -109,11 +137,18 @@ for e = 1, n do
         redis.call('PEXPIRE', sk, ended_ttl)
         if ended_ttl < tonumber(hist_ttl) then redis.call('PEXPIRE', hk, ended_ttl) end
       end
-      redis.call('PUBLISH', p .. 'p:' .. ch, payload)
+      if not quiet then redis.call('PUBLISH', p .. 'p:' .. ch, payload) end
     end
   end
   i = i + nch * 5
   out[e] = status
+end
+for k = first_mark, first_mark + (nmarks - 1) * 3, 3 do
+  -- Marks only rise: a late call of a worker the partition just moved away from must not
+  -- pull it back below what its new owner applied.
+  if tonumber(ARGV[k + 2]) > tonumber(redis.call('HGET', marks, ARGV[k])) then
+    redis.call('HSET', marks, ARGV[k], ARGV[k + 2])
+  end
 end
 return out
 """
@@ -131,6 +166,16 @@ class ApplyConfig:
     ended_ttl_ms: int = 3_600_000
     # How long a user channel's keys live after the account's last bet.
     user_ttl_ms: int = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A partition's mark in a call: Redis must hold it at least ``at_least`` (else the call
+    is refused as LOST) and holds it through ``upto`` afterwards."""
+
+    field: str
+    at_least: int
+    upto: int
 
 
 def _dumps(obj: Any) -> bytes:
@@ -174,8 +219,19 @@ def event_args(event: Event) -> list[bytes | str | int]:
     return args
 
 
-def batch_args(events: list[Event], epoch: str, config: ApplyConfig) -> list[bytes | str | int]:
-    """All arguments of one script call applying ``events`` in order."""
+def batch_args(
+    events: list[Event],
+    epoch: str,
+    config: ApplyConfig,
+    *,
+    quiet_since: int | None = None,
+    marks_key: str = "",
+    marks: list[Mark] | None = None,
+) -> list[bytes | str | int]:
+    """All arguments of one script call applying ``events`` in order, checking and then
+    raising the ``marks`` in ``marks_key``. With ``quiet_since`` (a rebuild's start, Redis
+    time in ms) state only: no history, no PUBLISH, numbering older than it renewed."""
+    marks = marks or []
     args: list[bytes | str | int] = [
         keys.PREFIX,
         epoch,
@@ -187,7 +243,13 @@ def batch_args(events: list[Event], epoch: str, config: ApplyConfig) -> list[byt
         int(time.time() * 1000),
         config.ended_ttl_ms,
         config.user_ttl_ms,
+        "0" if quiet_since is None else "1",
+        quiet_since or 0,
+        marks_key,
+        len(marks),
     ]
+    for mark in marks:
+        args.extend((mark.field, mark.at_least, mark.upto))
     for event in events:
         args.extend(event_args(event))
     return args

@@ -1,4 +1,4 @@
-"""Ingest edge cases against the real broker and Redis: dedupe, stale, dead letters, offsets."""
+"""Ingest edge cases against real Kafka and Redis: dedupe, stale, dead letters, offsets."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import uuid
 
 import orjson
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 
 from broadcaster import keys
-from inplay_events import DEAD_LETTER_TOPIC, TOPICS
+from inplay_events import DEAD_LETTER_TOPIC, TOPICS, log_position
+from stack import broker
 from tests.broadcaster.helpers import by_channel, produce, run_id, simulate
 
 
@@ -62,8 +64,7 @@ async def test_malformed_events_go_to_the_dead_letter_topic(stack, ingest):
     consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        parts = [TopicPartition(DEAD_LETTER_TOPIC, p)
-                 for p in consumer.partitions_for_topic(DEAD_LETTER_TOPIC) or [0]]  # fmt: skip
+        parts = await broker.partitions(stack.kafka_bootstrap, [DEAD_LETTER_TOPIC])
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         found: list[dict] = []
@@ -85,15 +86,17 @@ async def test_malformed_events_go_to_the_dead_letter_topic(stack, ingest):
 async def test_committed_offset_past_the_log_end_restarts_from_the_beginning(
     stack, start_ingest, ingest
 ):
-    """A group whose committed offsets lie past the end (the broker lost its log) still
-    reads new events: the ingest notices position > high watermark and rewinds."""
+    """A group whose committed offsets lie past the log end (the topics were deleted and
+    created again, say) still reads new events: Kafka answers OFFSET_OUT_OF_RANGE, ingest
+    follows the one rule (from the log start) and commits the new position at once."""
     group = f"fanout-pastend-{uuid.uuid4().hex[:6]}"
+    past = 10_000_000
     c = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, group_id=group,
                          enable_auto_commit=False)  # fmt: skip
     await c.start()
-    parts = [TopicPartition(t, p) for t in TOPICS for p in c.partitions_for_topic(t) or []]
+    parts = await broker.partitions(stack.kafka_bootstrap, TOPICS)
     c.assign(parts)
-    await c.commit({tp: OffsetAndMetadata(10_000_000, "") for tp in parts})
+    await c.commit({tp: OffsetAndMetadata(past, "") for tp in parts})
     await c.stop()
     worker = await start_ingest("ingest-pastend", INGEST_GROUP_ID=group)
     r = aioredis.from_url(stack.redis_url)
@@ -102,16 +105,29 @@ async def test_committed_offset_past_the_log_end_restarts_from_the_beginning(
     await produce(stack.kafka_bootstrap, events)
     await _wait_seq(r, ch, len(by_channel(events)[ch]), timeout=60)
     for _ in range(100):
-        warned = [x for x in worker.logs() if x["message"].startswith("position past the log")]
-        if warned:
+        warned = [x for x in worker.logs() if x["message"] == log_position.WARNING]
+        if len(warned) >= len(parts):
             break
         await asyncio.sleep(0.1)
-    assert warned and warned[0]["position"] > warned[0]["highwater"]
-    await asyncio.sleep(2)
+    assert {x["partition"] for x in warned} == {f"{tp.topic}-{tp.partition}" for tp in parts}
+    assert all(x["position"] == past and x["log_start"] < past for x in warned)
+    # The new position is committed: the offset of the old log does not linger.
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    await admin.start()
+    try:
+        for _ in range(100):
+            committed = await admin.list_consumer_group_offsets(group)
+            if all(committed[tp].offset < past for tp in parts):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
+    assert all(committed[tp].offset < past for tp in parts), committed
     await worker.stop()
     # It read the log again from the beginning: everything, ours included (the session's
     # worker of the other group applied them first, so here they count as duplicates).
     counts = next(x for x in worker.logs() if x["message"] == "stopped")["counts"]
+    assert counts["offset_outside_log"] == len(parts)
     assert counts.get("applied", 0) + counts.get("duplicate", 0) >= len(events)
     await r.aclose()
 

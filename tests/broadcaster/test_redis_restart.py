@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 
-from broadcaster.ingest.consumer import REBUILT
+from broadcaster.ingest.partitions import REBUILDING, REBUILT
 from stack import redis_server
 from stack.settings import StackSettings
 from tests.broadcaster.helpers import (
@@ -70,7 +70,14 @@ async def _restart(stack, start_ingest, start_gateway, label: str, empty: bool) 
         st, seq, epoch = build_state(c.messages[subs[-1] :], ch)
         assert seq == len(per) and st == expected_states(events)[ch][1]
         assert (epoch != first["epoch"]) is empty
+        # The game's own partitions go live as soon as they are rebuilt; the others may
+        # still be rebuilding (the session's whole log).
+        for _ in range(600 if empty else 0):
+            if any(x["message"] == REBUILT for x in ingest.logs()):
+                break
+            await asyncio.sleep(0.1)
         assert any(x["message"] == REBUILT for x in ingest.logs()) is empty
+        assert any(x["message"] == REBUILDING for x in ingest.logs()) is empty
         assert not c.closed.is_set()
         await c.close()
         await gw.stop()

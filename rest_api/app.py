@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,50 +9,18 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from rest_api import openapi
 from rest_api.caching import dumps
 from rest_api.db import Database
-from rest_api.errors import ApiError, MethodNotAllowed, NotFound
+from rest_api.error_handlers import InternalErrorMiddleware, api_error, http_error
+from rest_api.errors import ApiError
 from rest_api.metrics import Metrics, MetricsMiddleware
 from rest_api.ratelimit import RateLimitMiddleware, SlidingLogLimiter
 from rest_api.resultcache import ResultCache
 from rest_api.routes import games, markets, ops, search
 from rest_api.settings import Settings
-
-log = logging.getLogger("rest_api")
-
-
-def _error_response(error: ApiError) -> Response:
-    return Response(
-        dumps(error.body()), error.status, headers=error.headers(), media_type="application/json"
-    )
-
-
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return _error_response(exc)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    # Starlette's own 404 (no route) and 405 (wrong method), in our error shape.
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 404:
-        return _error_response(NotFound(f"no route {request.url.path}"))
-    if exc.status_code == 405:
-        error = MethodNotAllowed(f"{request.method} not allowed on {request.url.path}")
-        return _error_response(error)
-    body = {"error": {"code": "http_error", "message": str(exc.detail)}}
-    return Response(dumps(body), exc.status_code, media_type="application/json")
-
-
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    # Logged with its traceback here; the client sees no details.
-    log.exception("unhandled error", extra={"path": request.url.path})
-    return _error_response(ApiError("internal error"))
 
 
 def all_routes() -> list[BaseRoute]:
@@ -73,8 +40,12 @@ def create_app(settings: Settings) -> Starlette:
         else None
     )
 
-    # Metrics outermost, so rate-limited answers are counted too; no limiter, no layer.
-    middleware = [Middleware(MetricsMiddleware, metrics=metrics, routes=routes)]
+    # Metrics outermost, so rate-limited and 500 answers are counted too; then the guard that
+    # turns any escaped exception into the JSON 500; no limiter, no layer.
+    middleware = [
+        Middleware(MetricsMiddleware, metrics=metrics, routes=routes),
+        Middleware(InternalErrorMiddleware),
+    ]
     if limiter is not None:
         middleware.append(
             Middleware(
@@ -97,11 +68,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=middleware,
-        exception_handlers={
-            ApiError: _api_error,
-            HTTPException: _http_error,
-            Exception: _unexpected,
-        },
+        exception_handlers={ApiError: api_error, HTTPException: http_error},
         lifespan=lifespan,
     )
     app.state.settings = settings

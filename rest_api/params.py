@@ -1,244 +1,277 @@
-"""Parsing and validation of query parameters: pure functions of strings, no I/O.
+"""Query and path parameters: one parser per kind, each describing itself for OpenAPI.
 
-Each public parser raises :class:`BadParameter` naming the parameter, so a bad request is a
-400 that says what to fix, never a 500. The ``Param`` objects describe the same parameters
-for the OpenAPI document.
+A parameter object parses its raw text (pure, no I/O) and writes its OpenAPI parameter object
+from the same fields, so the document cannot state other limits than the code checks. A bad
+value raises :class:`BadParameter` naming the parameter: a 400 that says what to fix, never a
+500.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar
 
-import orjson
+from starlette.requests import Request
 
+from rest_api import cursor
 from rest_api.errors import BadParameter
 
-GAME_STATUSES = ("scheduled", "live", "suspended", "finished", "settled", "cancelled")
+T = TypeVar("T")
+V = TypeVar("V")
+Location = Literal["query", "path"]
+
 MAX_TEXT = 200
-
-
-@dataclass(frozen=True)
-class Param:
-    """One documented parameter of an operation (for the OpenAPI document)."""
-
-    name: str
-    location: str  # "query" | "path"
-    description: str
-    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
-    required: bool = False
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A candle/volume bucket width: its name in URLs, its length, its default and widest span."""
-
-    name: str
-    width: timedelta
-    default_span: timedelta
-    max_span: timedelta
-
-
-INTERVALS: dict[str, Interval] = {
-    "1m": Interval("1m", timedelta(minutes=1), timedelta(hours=3), timedelta(hours=24)),
-    "5m": Interval("5m", timedelta(minutes=5), timedelta(hours=12), timedelta(days=7)),
-}
+# PostgreSQL text cannot hold NUL, so no id or name contains one (and psycopg refuses to send
+# it): a NUL is a bad parameter, not a database error.
+NUL = "\x00"
+_NO_NUL = "^[^\\u0000]*$"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Far enough from datetime's limits that default spans and bucket flooring stay valid.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
-def text(query: Mapping[str, str], name: str) -> str | None:
-    """An optional free-text filter (exact match), at most ``MAX_TEXT`` characters."""
-    value = query.get(name)
-    if value is None:
-        return None
-    if not value or len(value) > MAX_TEXT:
-        raise BadParameter(name, f"must be 1 to {MAX_TEXT} characters")
+@dataclass(frozen=True)
+class Param(ABC, Generic[T]):
+    """One parameter of an operation: parses its raw text, and documents itself."""
+
+    name: str
+    description: str
+    location: Location = field(default="query", kw_only=True)
+
+    @abstractmethod
+    def parse(self, raw: str | None) -> T:
+        """The value of the raw text (None when absent); raises ``BadParameter``."""
+
+    @abstractmethod
+    def schema(self) -> dict[str, Any]:
+        """The JSON Schema of the raw text, with every limit ``parse`` checks."""
+
+    @property
+    def required(self) -> bool:
+        """Whether a request must carry it (path parameters always do)."""
+        return self.location == "path"
+
+    def of(self, request: Request) -> T:
+        """The parameter's value in ``request``."""
+        source: Mapping[str, Any] = (
+            request.path_params if self.location == "path" else request.query_params
+        )
+        return self.parse(source.get(self.name))
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI parameter object."""
+        return {
+            "name": self.name,
+            "in": self.location,
+            "description": self.description,
+            "required": self.required,
+            "schema": self.schema(),
+        }
+
+    def bad(self, reason: str) -> BadParameter:
+        """The error naming this parameter."""
+        return BadParameter(self.name, reason)
+
+
+def _checked_text(param: Param[Any], value: str, max_length: int, reason: str) -> str:
+    if not value or len(value) > max_length:
+        raise param.bad(reason)
+    if NUL in value:
+        raise param.bad("must not contain NUL characters")
     return value
 
 
-def choice(query: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
-    """An optional value that must be one of ``allowed``."""
-    value = query.get(name)
-    if value is None:
-        return None
-    if value not in allowed:
-        raise BadParameter(name, f"must be one of {', '.join(allowed)} (got {value[:40]!r})")
-    return value
+def _text_schema(max_length: int) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": _NO_NUL}
 
 
-def limit(query: Mapping[str, str], default: int, maximum: int) -> int:
-    """Page size: an integer from 1 to ``maximum``."""
-    raw = query.get("limit")
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadParameter("limit", f"must be an integer from 1 to {maximum}") from None
-    if not 1 <= value <= maximum:
-        raise BadParameter("limit", f"must be an integer from 1 to {maximum} (got {value})")
-    return value
+@dataclass(frozen=True)
+class Text(Param[str | None]):
+    """An optional free-text filter (exact match)."""
+
+    max_length: int = field(default=MAX_TEXT, kw_only=True)
+
+    def parse(self, raw: str | None) -> str | None:
+        """None when absent, else the text, 1 to ``max_length`` characters."""
+        if raw is None:
+            return None
+        return _checked_text(
+            self, raw, self.max_length, f"must be 1 to {self.max_length} characters"
+        )
+
+    def schema(self) -> dict[str, Any]:
+        """A string of 1 to ``max_length`` characters, no NUL."""
+        return _text_schema(self.max_length)
 
 
-def identifier(value: str, name: str) -> str:
+@dataclass(frozen=True)
+class Identifier(Param[str]):
     """A path id: non-empty and short (anything longer cannot exist)."""
-    if not value or len(value) > MAX_TEXT:
-        raise BadParameter(name, f"must be 1 to {MAX_TEXT} characters")
-    return value
+
+    location: Location = field(default="path", kw_only=True)
+    max_length: int = field(default=MAX_TEXT, kw_only=True)
+
+    def parse(self, raw: str | None) -> str:
+        """The id, 1 to ``max_length`` characters."""
+        reason = f"must be 1 to {self.max_length} characters"
+        return _checked_text(self, raw or "", self.max_length, reason)
+
+    def schema(self) -> dict[str, Any]:
+        """A string of 1 to ``max_length`` characters, no NUL."""
+        return _text_schema(self.max_length)
 
 
-def encode_cursor(start_time: datetime, game_id: str) -> str:
-    """Opaque cursor after the game at (start_time, game_id) in list order."""
-    micros = (start_time - _EPOCH) // timedelta(microseconds=1)
-    raw = orjson.dumps([micros, game_id])
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+@dataclass(frozen=True)
+class SearchText(Param[str]):
+    """Required text that users type: trimmed, then 1 to ``max_length`` characters."""
+
+    max_length: int = field(kw_only=True)
+
+    @property
+    def required(self) -> bool:
+        """Always."""
+        return True
+
+    def parse(self, raw: str | None) -> str:
+        """The text without surrounding whitespace."""
+        reason = f"required, 1 to {self.max_length} characters"
+        return _checked_text(self, (raw or "").strip(), self.max_length, reason)
+
+    def schema(self) -> dict[str, Any]:
+        """A string of 1 to ``max_length`` characters (after trimming), no NUL."""
+        return _text_schema(self.max_length)
 
 
-def decode_cursor(query: Mapping[str, str]) -> tuple[datetime, str] | None:
-    """The (start_time, game_id) position a ``cursor`` parameter points after, if any."""
-    raw = query.get("cursor")
-    if raw is None:
-        return None
-    try:
-        padded = raw + "=" * (-len(raw) % 4)
-        micros, game_id = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        if not isinstance(micros, int) or not isinstance(game_id, str):
-            raise TypeError
-        return _EPOCH + timedelta(microseconds=micros), game_id
-    except (ValueError, TypeError, UnicodeEncodeError, binascii.Error, OverflowError):
-        raise BadParameter("cursor", "not a cursor this API returned") from None
+@dataclass(frozen=True)
+class Choice(Param[str | None]):
+    """An optional value that must be one of ``allowed``."""
+
+    allowed: tuple[str, ...] = field(kw_only=True)
+
+    def parse(self, raw: str | None) -> str | None:
+        """None when absent, else one of ``allowed``."""
+        if raw is None:
+            return None
+        if raw not in self.allowed:
+            raise self.bad(f"must be one of {', '.join(self.allowed)} (got {raw[:40]!r})")
+        return raw
+
+    def schema(self) -> dict[str, Any]:
+        """An enum of ``allowed``."""
+        return {"type": "string", "enum": list(self.allowed)}
 
 
-def interval(query: Mapping[str, str]) -> Interval:
-    """The bucket width; required, one of ``INTERVALS``."""
-    raw = query.get("interval")
-    if raw is None:
-        raise BadParameter("interval", f"required, one of {', '.join(INTERVALS)}")
-    try:
-        return INTERVALS[raw]
-    except KeyError:
-        raise BadParameter(
-            "interval", f"must be one of {', '.join(INTERVALS)} (got {raw[:40]!r})"
-        ) from None
+@dataclass(frozen=True)
+class OneOf(Param[V]):
+    """A required name, one of ``options``' keys; parses to the value it names."""
+
+    options: Mapping[str, V] = field(kw_only=True)
+
+    @property
+    def required(self) -> bool:
+        """Always."""
+        return True
+
+    def parse(self, raw: str | None) -> V:
+        """The option named by ``raw``."""
+        names = ", ".join(self.options)
+        if raw is None:
+            raise self.bad(f"required, one of {names}")
+        try:
+            return self.options[raw]
+        except KeyError:
+            raise self.bad(f"must be one of {names} (got {raw[:40]!r})") from None
+
+    def schema(self) -> dict[str, Any]:
+        """An enum of the option names."""
+        return {"type": "string", "enum": list(self.options)}
 
 
-_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+@dataclass(frozen=True)
+class Integer(Param[int]):
+    """An optional integer from ``minimum`` to ``maximum``, ``default`` when absent."""
+
+    default: int = field(kw_only=True)
+    minimum: int = field(kw_only=True)
+    maximum: int = field(kw_only=True)
+
+    def parse(self, raw: str | None) -> int:
+        """The integer, in range."""
+        if raw is None:
+            return self.default
+        bounds = f"must be an integer from {self.minimum} to {self.maximum}"
+        try:
+            value = int(raw)
+        except ValueError:
+            raise self.bad(bounds) from None
+        if not self.minimum <= value <= self.maximum:
+            raise self.bad(f"{bounds} (got {value})")
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        """An integer with its bounds and default."""
+        return {
+            "type": "integer",
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "default": self.default,
+        }
 
 
-def timestamp(query: Mapping[str, str], name: str) -> datetime | None:
+def _epoch_ms(instant: datetime) -> int:
+    return (instant - _EPOCH) // timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True)
+class Timestamp(Param[datetime | None]):
     """An optional instant: ISO 8601 (no zone means UTC) or integer epoch milliseconds."""
-    raw = query.get(name)
-    if raw is None:
-        return None
-    try:
-        if raw.lstrip("-").isdigit():
-            parsed = _EPOCH + timedelta(milliseconds=int(raw))
-        else:
-            parsed = datetime.fromisoformat(raw)
-    except (ValueError, OverflowError):
-        raise BadParameter(
-            name, "must be an ISO 8601 time or epoch milliseconds (e.g. 2024-05-01T12:00:00Z)"
-        ) from None
-    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    # Far enough from datetime's limits that default spans and bucket flooring stay valid.
-    if not _EARLIEST <= parsed <= _LATEST:
-        raise BadParameter(name, "must be between the years 1900 and 9000")
-    return parsed
+
+    def parse(self, raw: str | None) -> datetime | None:
+        """None when absent, else an aware datetime between ``EARLIEST`` and ``LATEST``."""
+        if raw is None:
+            return None
+        try:
+            if raw.lstrip("-").isdigit():
+                parsed = _EPOCH + timedelta(milliseconds=int(raw))
+            else:
+                parsed = datetime.fromisoformat(raw)
+        except (ValueError, OverflowError):
+            raise self.bad(
+                "must be an ISO 8601 time or epoch milliseconds (e.g. 2024-05-01T12:00:00Z)"
+            ) from None
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        if not EARLIEST <= parsed <= LATEST:
+            raise self.bad(f"must be between the years {EARLIEST.year} and {LATEST.year}")
+        return parsed
+
+    def schema(self) -> dict[str, Any]:
+        """A date-time, or epoch milliseconds within the same years."""
+        return {
+            "oneOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "integer", "minimum": _epoch_ms(EARLIEST), "maximum": _epoch_ms(LATEST)},
+            ]
+        }
 
 
-def floor_to(instant: datetime, width: timedelta) -> datetime:
-    """The start of the epoch-aligned bucket of ``width`` holding ``instant``."""
-    return instant - (instant - _EPOCH) % width
+@dataclass(frozen=True)
+class Cursor(Param[cursor.Position | None]):
+    """An optional opaque cursor from a previous page (see ``rest_api.cursor``)."""
 
+    def parse(self, raw: str | None) -> cursor.Position | None:
+        """None when absent, else the position it points after."""
+        if raw is None:
+            return None
+        try:
+            return cursor.decode(raw)
+        except ValueError as exc:
+            raise self.bad(str(exc)) from None
 
-def time_range(
-    query: Mapping[str, str], every: Interval, now: datetime
-) -> tuple[datetime, datetime]:
-    """Buckets to return, [from, to): from floored to a bucket start; defaults end at now."""
-    end = timestamp(query, "to")
-    start = timestamp(query, "from")
-    if end is None:
-        # The end of the current bucket: the one still filling is included, and every request
-        # within a bucket asks the same question (cacheable, same ETag).
-        end = (
-            floor_to(now, every.width) + every.width
-            if start is None
-            else start + every.default_span
-        )
-    if start is None:
-        start = end - every.default_span
-    if start > end:
-        raise BadParameter("from", "must not be after to")
-    start = floor_to(start, every.width)
-    if end - start > every.max_span:
-        raise BadParameter(
-            "from",
-            f"range too wide: at most {every.max_span} for interval {every.name}; "
-            "move from closer to to",
-        )
-    return start, end
-
-
-def search_query(query: Mapping[str, str]) -> str:
-    """The search text: required, 1 to 100 characters after trimming."""
-    raw = (query.get("q") or "").strip()
-    if not raw or len(raw) > 100:
-        raise BadParameter("q", "required, 1 to 100 characters")
-    return raw
-
-
-# Documented parameters, shared by the routes that take them.
-LIMIT_GAMES = Param(
-    "limit", "query", "Page size.", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
-)
-LIMIT_SEARCH = Param(
-    "limit",
-    "query",
-    "Most results per group.",
-    {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
-)
-CURSOR = Param("cursor", "query", "Opaque cursor from a previous page's next_cursor.")
-STATUS = Param(
-    "status", "query", "Only games in this status.", {"type": "string", "enum": list(GAME_STATUSES)}
-)
-LEAGUE = Param("league", "query", "Only games of this league (exact name).")
-SPORT = Param("sport", "query", "Only games of this sport (exact name).")
-GAME_ID = Param("game_id", "path", "Game id.", required=True)
-MARKET_ID = Param("market_id", "path", "Market id.", required=True)
-INTERVAL = Param(
-    "interval",
-    "query",
-    "Bucket width.",
-    {"type": "string", "enum": list(INTERVALS)},
-    required=True,
-)
-_TIME_SCHEMA: dict[str, Any] = {
-    "oneOf": [{"type": "string", "format": "date-time"}, {"type": "integer"}]
-}
-FROM = Param(
-    "from",
-    "query",
-    "First bucket (ISO 8601 or epoch ms, floored to a bucket start); default: to minus 3 h "
-    "(1m) or 12 h (5m). At most 24 h (1m) or 7 days (5m) before to.",
-    _TIME_SCHEMA,
-)
-TO = Param(
-    "to",
-    "query",
-    "End of the range, exclusive (ISO 8601 or epoch ms); default: the end of the current "
-    "bucket, or from plus the default span when from is given.",
-    _TIME_SCHEMA,
-)
-Q = Param(
-    "q",
-    "query",
-    "What the user typed: word prefixes, common abbreviations and small typos match.",
-    {"type": "string", "minLength": 1, "maxLength": 100},
-    required=True,
-)
+    def schema(self) -> dict[str, Any]:
+        """An opaque string."""
+        return {"type": "string"}

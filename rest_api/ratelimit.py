@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from rest_api.caching import dumps
+from rest_api.error_handlers import error_response
 from rest_api.errors import RateLimited
 
 log = logging.getLogger("rest_api.ratelimit")
@@ -33,6 +33,11 @@ redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
 return {1, count + 1, 0}
 """
+
+
+def applies_to(path: str) -> bool:
+    """Whether requests to ``path`` count against the limit (the API under /v1, nothing else)."""
+    return path.startswith("/v1/")
 
 
 def client_key(scope: Scope, trusted_hops: int = 0) -> str:
@@ -107,19 +112,12 @@ class RateLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse with 429 past the limit, else pass on."""
-        if self.limiter is None or scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+        if self.limiter is None or scope["type"] != "http" or not applies_to(scope["path"]):
             await self.app(scope, receive, send)
             return
         try:
             await self.limiter.check(client_key(scope, self.trusted_hops))
         except RateLimited as exc:
-            body = dumps(exc.body())
-            headers = [
-                (b"content-type", b"application/json"),
-                (b"content-length", b"%d" % len(body)),
-            ]
-            headers += [(k.lower().encode(), v.encode()) for k, v in exc.headers().items()]
-            await send({"type": "http.response.start", "status": exc.status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await error_response(exc)(scope, receive, send)
             return
         await self.app(scope, receive, send)

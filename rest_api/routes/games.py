@@ -6,34 +6,39 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from rest_api import params
+from inplay_events.schema import GameStatus
+from rest_api import cursor, params
+from rest_api.bodies import GameDetail, GameList, Timeline
 from rest_api.caching import cached_json
-from rest_api.errors import BadParameter, DatabaseUnavailable, NotFound, RateLimited
+from rest_api.errors import DatabaseUnavailable, NotFound
 from rest_api.openapi import Operation, operation
 from rest_api.queries import games
 
-_V1_ERRORS = (RateLimited, DatabaseUnavailable)
-MAX_LIMIT = 200
+STATUS = params.Choice(
+    "status", "Only games in this status.", allowed=tuple(s.value for s in GameStatus)
+)
+LEAGUE = params.Text("league", "Only games of this league (exact name).")
+SPORT = params.Text("sport", "Only games of this sport (exact name).")
+CURSOR = params.Cursor("cursor", "Opaque cursor from a previous page's next_cursor.")
+LIMIT = params.Integer("limit", "Page size.", default=50, minimum=1, maximum=200)
+GAME_ID = params.Identifier("game_id", "Game id.")
 
 
 @operation(
     Operation(
         summary="List games, paged by an opaque cursor, in (start_time, game_id) order.",
         tag="games",
-        response="GameList",
-        params=(params.STATUS, params.LEAGUE, params.SPORT, params.CURSOR, params.LIMIT_GAMES),
-        errors=(BadParameter, *_V1_ERRORS),
+        response=GameList,
+        params=(STATUS, LEAGUE, SPORT, CURSOR, LIMIT),
+        errors=(DatabaseUnavailable,),
         cached=True,
     )
 )
 async def list_games(request: Request) -> Response:
     """A page of games matching the filters."""
-    query = request.query_params
-    status = params.choice(query, "status", params.GAME_STATUSES)
-    league = params.text(query, "league")
-    sport = params.text(query, "sport")
-    after = params.decode_cursor(query)
-    limit = params.limit(query, default=50, maximum=MAX_LIMIT)
+    status, league, sport = STATUS.of(request), LEAGUE.of(request), SPORT.of(request)
+    after = CURSOR.of(request)
+    limit = LIMIT.of(request)
     # One row more than asked tells whether another page exists, without a count.
     rows = await games.list_games(
         request.app.state.db,
@@ -44,8 +49,11 @@ async def list_games(request: Request) -> Response:
         limit=limit + 1,
     )
     page = rows[:limit]
-    next_cursor = params.encode_cursor(page[-1][5], page[-1][0]) if len(rows) > limit else None
-    payload = {"data": [games.game_json(r) for r in page], "next_cursor": next_cursor}
+    last = page[-1] if len(rows) > limit else None
+    payload: GameList = {
+        "data": [games.game_json(r) for r in page],
+        "next_cursor": cursor.encode(last.start_time, last.game_id) if last else None,
+    }
     return cached_json(request, payload, max_age_s=1)
 
 
@@ -53,15 +61,15 @@ async def list_games(request: Request) -> Response:
     Operation(
         summary="One game with its markets and their latest prices.",
         tag="games",
-        response="GameDetail",
-        params=(params.GAME_ID,),
-        errors=(BadParameter, NotFound, *_V1_ERRORS),
+        response=GameDetail,
+        params=(GAME_ID,),
+        errors=(NotFound, DatabaseUnavailable),
         cached=True,
     )
 )
 async def get_game(request: Request) -> Response:
     """The game, or 404."""
-    game_id = params.identifier(request.path_params["game_id"], "game_id")
+    game_id = GAME_ID.of(request)
     game = await games.game_with_markets(request.app.state.db, game_id)
     if game is None:
         raise NotFound(f"no game {game_id!r}")
@@ -72,19 +80,20 @@ async def get_game(request: Request) -> Response:
     Operation(
         summary="The game's events (start, score, period, ...) in game order.",
         tag="games",
-        response="Timeline",
-        params=(params.GAME_ID,),
-        errors=(BadParameter, NotFound, *_V1_ERRORS),
+        response=Timeline,
+        params=(GAME_ID,),
+        errors=(NotFound, DatabaseUnavailable),
         cached=True,
     )
 )
 async def get_timeline(request: Request) -> Response:
     """The game's events, or 404."""
-    game_id = params.identifier(request.path_params["game_id"], "game_id")
+    game_id = GAME_ID.of(request)
     events = await games.timeline(request.app.state.db, game_id)
     if events is None:
         raise NotFound(f"no game {game_id!r}")
-    return cached_json(request, {"game_id": game_id, "events": events}, max_age_s=1)
+    payload: Timeline = {"game_id": game_id, "events": events}
+    return cached_json(request, payload, max_age_s=1)
 
 
 routes = [

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from rest_api import params, typeahead
+from rest_api.bodies import NameHit, SearchGame, SearchResults
 from rest_api.caching import cached_json
-from rest_api.errors import BadParameter, DatabaseUnavailable, RateLimited
+from rest_api.errors import DatabaseUnavailable
 from rest_api.openapi import Operation, operation
 from rest_api.queries import search
 from rest_api.queries.games import game_json
+
+Q = params.SearchText(
+    "q",
+    "What the user typed: word prefixes, common abbreviations and small typos match.",
+    max_length=100,
+)
+LIMIT = params.Integer("limit", "Most results per group.", default=10, minimum=1, maximum=50)
 
 # Games are looked up for this many best-matching teams and leagues.
 _NAMES_FOR_GAMES = 5
@@ -27,13 +33,21 @@ def _names_for_games(tokens: list[str], names: list[str]) -> list[str]:
     return chosen
 
 
+def _hits(tokens: list[str], terms: list[search.Term], kind: str, limit: int) -> list[NameHit]:
+    sports = {t.name: t.sport for t in terms if t.kind == kind}
+    return [
+        {"name": name, "sport": sports[name], "score_match": s}
+        for name, s in typeahead.rank(tokens, list(sports), limit)
+    ]
+
+
 @operation(
     Operation(
         summary="Type-ahead: teams, leagues and games matching what the user typed.",
         tag="search",
-        response="SearchResults",
-        params=(params.Q, params.LIMIT_SEARCH),
-        errors=(BadParameter, RateLimited, DatabaseUnavailable),
+        response=SearchResults,
+        params=(Q, LIMIT),
+        errors=(DatabaseUnavailable,),
         cached=True,
         description="Every typed word must match a word of the name: as a prefix "
         '("manch"), an abbreviation ("utd" for United) or with a small typo ("arsnal"). '
@@ -42,37 +56,29 @@ def _names_for_games(tokens: list[str], names: list[str]) -> list[str]:
 )
 async def get_search(request: Request) -> Response:
     """Ranked teams, leagues and games."""
-    query = request.query_params
-    q = params.search_query(query)
-    limit = params.limit(query, default=10, maximum=50)
+    q = Q.of(request)
+    limit = LIMIT.of(request)
     tokens = typeahead.query_words(q)
-    payload: dict[str, Any] = {"q": q, "teams": [], "leagues": [], "games": []}
+    payload: SearchResults = {"q": q, "teams": [], "leagues": [], "games": []}
     if not tokens:
         return cached_json(request, payload, max_age_s=5)
     db = request.app.state.db
     likes, typos = typeahead.candidate_patterns(tokens)
     terms = await search.candidate_terms(db, likes, typos)
-    sports = {(kind, name): sport for kind, name, sport in terms}
-    for kind, key in (("team", "teams"), ("league", "leagues")):
-        names = [name for k, name, _ in terms if k == kind]
-        payload[key] = [
-            {"name": name, "sport": sports[(kind, name)], "score_match": s}
-            for name, s in typeahead.rank(tokens, names, limit)
-        ]
+    payload["teams"] = _hits(tokens, terms, "team", limit)
+    payload["leagues"] = _hits(tokens, terms, "league", limit)
+    names = {kind: [t.name for t in terms if t.kind == kind] for kind in ("team", "league")}
     # Games match on their teams and league together ("arsenal chelsea"), so they are
     # fetched for the names all words match and for the best names of each word alone,
     # then scored as a whole.
-    teams = _names_for_games(tokens, [n for k, n, _ in terms if k == "team"])
-    leagues = _names_for_games(tokens, [n for k, n, _ in terms if k == "league"])
+    teams = _names_for_games(tokens, names["team"])
+    leagues = _names_for_games(tokens, names["league"])
     rows = await search.games_of(db, teams, leagues, per_name=limit, limit=limit * 4)
-    scored = []
+    scored: list[SearchGame] = []
     for row in rows:
-        game = game_json(row)
-        s = typeahead.score(
-            tokens, typeahead.words(f"{game['home']} {game['away']} {game['league']}")
-        )
+        s = typeahead.score(tokens, typeahead.words(f"{row.home} {row.away} {row.league}"))
         if s > 0:
-            scored.append({**game, "score_match": s})
+            scored.append({**game_json(row), "score_match": s})
     # Stable sort keeps the query's live-first, newest-first order among equal scores.
     scored.sort(key=lambda g: -g["score_match"])
     payload["games"] = scored[:limit]

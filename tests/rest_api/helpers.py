@@ -6,13 +6,17 @@ aggregates of them); nothing depends on the sink.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import orjson
 import psycopg
+from jsonschema import Draft202012Validator
 
-from rest_api.app import create_app
+from rest_api import openapi
+from rest_api.app import all_routes, create_app
 from rest_api.settings import Settings
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -101,10 +105,37 @@ class AppClient:
         await self._lifespan.__aexit__(None, None, None)
 
 
+@functools.cache
+def spec() -> dict[str, Any]:
+    """The OpenAPI document, as JSON (what /openapi.json serves)."""
+    return orjson.loads(orjson.dumps(openapi.build(all_routes())))
+
+
+def _strict(schema: Any) -> Any:
+    # Every object has exactly its documented properties: an undocumented field is drift too.
+    if isinstance(schema, list):
+        return [_strict(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    strict = {k: _strict(v) for k, v in schema.items()}
+    if "properties" in strict:
+        strict.setdefault("additionalProperties", False)
+    return strict
+
+
+def assert_matches(schema: dict[str, Any], body: Any) -> None:
+    """``body`` is valid against ``schema`` (refs into the document), no field undocumented."""
+    root = {**schema, "components": _strict(spec()["components"])}
+    validator = Draft202012Validator(root, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)]
+    assert errors == [], errors
+
+
 def assert_error(response: httpx.Response, status: int, code: str, parameter: str | None = None):
     """The response is the API's JSON error with this status and code (and parameter)."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
+    assert_matches({"$ref": "#/components/schemas/Error"}, response.json())
     error = response.json()["error"]
     assert error["code"] == code
     assert isinstance(error["message"], str) and error["message"]

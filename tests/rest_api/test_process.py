@@ -23,6 +23,41 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _exchange(sock: socket.socket, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send one raw request on a kept-alive connection; read its response."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines)}
+    while len(body) < int(headers["content-length"]):
+        body += sock.recv(65536)
+    return int(status_line.split()[1]), headers, body
+
+
+def _http_edges(port: int) -> None:
+    """What only the real server shows: connection handling, and uvicorn's own answers."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        # A NUL is a 400 in the JSON shape, and the connection stays usable.
+        status, headers, body = _exchange(sock, b"GET /v1/games/%00 HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert status == 400 and orjson.loads(body)["error"]["parameter"] == "game_id"
+        assert headers["content-type"] == "application/json" and "connection" not in headers
+        status, headers, _ = _exchange(sock, b"POST /v1/games HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert status == 405 and headers["allow"] == "GET, HEAD"
+        status, _, _ = _exchange(sock, b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert status == 200
+    # httptools (llhttp) knows a fixed set of methods; it refuses any other before the app
+    # sees the request, in uvicorn's plain-text shape (docs/rest-api.md, "Errors").
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        status, headers, body = _exchange(sock, b"FOOBAR /v1/games HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert (status, body) == (400, b"Invalid HTTP request received.")
+        assert headers["content-type"].startswith("text/plain")
+        assert headers["connection"] == "close"
+        assert sock.recv(1) == b""  # and it closed the connection
+
+
 def test_python_m_rest_api_serves_over_http(seeded: str, stack: Any) -> None:
     port = _free_port()
     env = {
@@ -61,6 +96,9 @@ def test_python_m_rest_api_serves_over_http(seeded: str, stack: Any) -> None:
         assert candles.status_code == 200 and candles.json()["selections"]["home"][0]["ticks"] == 7
         missing = httpx.get(f"{base}/nowhere")
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+        spec = httpx.get(f"{base}/openapi.json")
+        assert spec.headers["content-type"] == "application/json" and spec.json()["paths"]
+        _http_edges(port)
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=15)

@@ -183,7 +183,7 @@ class Stack:
         if last is not None and time.monotonic() - last < RESTART_WINDOW_S:
             return f"{child.name} exited (code {code}) again:\n{child.log_tail()}"
         self.restarted_at[child.name] = time.monotonic()
-        how = f"by {signal.Signals(-code).name}" if code and code < 0 else f"code {code}"
+        how = exit_reason(code)
         self.console.say(f"{child.name} exited ({how}): starting it again")
         child.stop()
         at = self.children.index(child)
@@ -195,9 +195,18 @@ class Stack:
         """Stop every child, newest first, so producers flush before the broker goes."""
         for child in reversed(self.children):
             code = child.stop()
-            how = f"by {signal.Signals(-code).name}" if code and code < 0 else f"exit {code}"
+            how = exit_reason(code)
             self.console.say(f"stopped {child.name} ({how})")
         self.children.clear()
+
+
+def exit_reason(code: int | None) -> str:
+    """How a child ended: ``by SIGKILL``, ``exit 1``; a JVM reports its signal as 128 + N."""
+    if code is not None and code < 0:
+        return f"by {signal.Signals(-code).name}"
+    if code in (128 + signal.SIGTERM, 128 + signal.SIGINT):
+        return f"by {signal.Signals(code - 128).name}, exit {code}"
+    return f"exit {code}"
 
 
 async def wait_for_port(host: str, port: int, child: Child, timeout: float = 30.0) -> None:

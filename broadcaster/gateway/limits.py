@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from enum import Enum
+from http import HTTPStatus
 
 
 class TokenBucket:
@@ -26,6 +28,17 @@ class TokenBucket:
         return False
 
 
+class Refusal(Enum):
+    """Why a handshake is refused, with the HTTP status that says it."""
+
+    GATEWAY_FULL = (HTTPStatus.SERVICE_UNAVAILABLE, "too many connections on this gateway")
+    ADDRESS_FULL = (HTTPStatus.TOO_MANY_REQUESTS, "too many connections from this address")
+
+    def __init__(self, status: HTTPStatus, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+
+
 class ConnectionLimits:
     """Open connections per process and per client IP."""
 
@@ -35,12 +48,12 @@ class ConnectionLimits:
         self.total = 0
         self.per_ip: Counter[str] = Counter()
 
-    def acquire(self, ip: str) -> str | None:
-        """Count a new connection; the refusal reason when over a limit."""
+    def acquire(self, ip: str) -> Refusal | None:
+        """Count a new connection; why not, when over a limit."""
         if self.total >= self.max_total:
-            return "too many connections on this gateway"
+            return Refusal.GATEWAY_FULL
         if self.per_ip[ip] >= self.max_per_ip:
-            return "too many connections from this address"
+            return Refusal.ADDRESS_FULL
         self.total += 1
         self.per_ip[ip] += 1
         return None

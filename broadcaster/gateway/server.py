@@ -178,12 +178,7 @@ class Connection(asyncio.Protocol):
         else:
             refusal = gw.limits.acquire(self.ip)
             if refusal is not None:
-                status = (
-                    HTTPStatus.TOO_MANY_REQUESTS
-                    if "address" in refusal
-                    else (HTTPStatus.SERVICE_UNAVAILABLE)
-                )
-                response = ws.reject(status, refusal + "\n")
+                response = ws.reject(refusal.status, refusal.reason + "\n")
                 response.headers["Retry-After"] = "5"
             else:
                 self.counted = True

@@ -5,14 +5,15 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from broadcaster import protocol, publication, state
+from broadcaster import keys, protocol, publication, state
 from broadcaster.channels import Kind, channels_for, kind_of
 from broadcaster.errors import ERROR_CODES, UnknownChannel
-from broadcaster.gateway.limits import ConnectionLimits, TokenBucket, origin_allowed
+from broadcaster.gateway.limits import ConnectionLimits, Refusal, TokenBucket, origin_allowed
 from broadcaster.gateway.writer import Message, conflate, text_frame
-from broadcaster.ingest.redis_scripts import batch_args, event_args
+from broadcaster.ingest.redis_scripts import ApplyConfig, batch_call
 from broadcaster.protocol import Auth, ClientError, Ping, Position, Subscribe, Unsubscribe
 from inplay_events import decode, to_dict
+from tests.broadcaster.helpers import apply_args
 
 GAME = {
     "v": 1, "id": "e1", "game_id": "g1", "ts": 1, "seq": 1, "type": "game", "kind": "scheduled",
@@ -111,26 +112,40 @@ def test_snapshot_data_matches_state_model():
     assert state.from_redis(Kind.USER, []) == {"bets": []}
 
 
-def test_script_args():
-    args = event_args(decode(ODDS))
-    assert args[:3] == ["e2", "g1:odds", 2]
-    assert args[3] == b',2,"m1",'
-    assert orjson.loads(args[4]) == to_dict(decode(ODDS))
-    assert args[5] == 1 and args[6:9] == ["game:g1", b'"game:g1"', "set"]
-    game_args = event_args(decode(GAME))
-    assert game_args[5] == 3 and game_args[8] == "merge" and game_args[18] == "live"
-    settled = {**GAME, "kind": "settled", "status": "settled", "results": {"m1": "home"}}
-    ended_args = event_args(decode(settled))
+def test_script_call():
+    game, odds, bet = decode(GAME), decode(ODDS), decode(BET)
+    settled = decode({**GAME, "id": "e4", "seq": 4, "kind": "settled", "status": "settled",
+                      "results": {"m1": "home"}})  # fmt: skip
+    call = batch_call([game, odds, bet, settled], "ep1", _config())
+    fixed, (g, o, b, s) = apply_args(call)
+    assert fixed.candidate_epoch == "ep1" and fixed.event_count == 4 and fixed.published_ms > 0
+    assert fixed.ended_ttl_ms == 3_600_000
+    assert fixed.user_ttl_ms == 86_400_000  # user channels' expiry after the last bet
+    assert (fixed.quiet, fixed.quiet_since, orjson.loads(fixed.marks)) == ("0", 0, [])
+    # Each channel comes once, numbered as it first appears; its keys follow the events'.
+    names = ["games", "league:Serie A", "game:g1", "user:acct-1"]
+    assert orjson.loads(fixed.channels) == [[keys.pubsub(n), f'"{n}"'] for n in names]
+    assert call.keys == [
+        "",  # no marks key: no marks
+        *(keys.dedupe("e1"), keys.last_seq("g1", "game")),
+        *(keys.dedupe("e2"), keys.last_seq("g1", "odds")),
+        *(keys.dedupe("e3"), keys.last_seq("g1", "bet")),
+        *(keys.dedupe("e4"), keys.last_seq("g1", "game")),
+        *(key for n in names for key in keys.channel_keys(n)),
+    ]
+    assert (o.game_seq, o.header) == (2, b',2,"m1",')
+    assert orjson.loads(o.data) == to_dict(odds)
+    assert orjson.loads(o.value) == state.market_object(to_dict(odds))
+    assert orjson.loads(o.ops) == [[3, "set", "m:m1"]]
+    assert orjson.loads(g.value) == state.game_object(GAME)
+    assert orjson.loads(g.ops) == [[1, "merge", "g1"], [2, "merge", "g1"], [3, "live", "game"]]
     # games and league drop it; its own channel keeps it (and its keys get an expiry).
-    assert [ended_args[8], ended_args[13], ended_args[18]] == ["drop", "drop", "ended"]
-    whole = batch_args([decode(GAME), decode(ODDS)], "ep1", _config())
-    assert whole[1] == "ep1" and whole[6] == 2 and whole[7] > 0 and whole[8] == 3_600_000
-    assert whole[9] == 86_400_000  # user channels' expiry after the last bet
+    assert orjson.loads(s.ops) == [[1, "drop", "g1"], [2, "drop", "g1"], [3, "ended", "game"]]
+    # A bet has a market but no conflation key.
+    assert b.header == b",3,null," and orjson.loads(b.ops) == [[4, "push", ""]]
 
 
 def _config():
-    from broadcaster.ingest.redis_scripts import ApplyConfig
-
     return ApplyConfig(history_maxlen=10, history_ttl_ms=1000, dedupe_ttl_ms=1000, user_bets=5)
 
 
@@ -228,9 +243,11 @@ def test_token_bucket_and_connection_limits():
     assert b.allow(0.5) and not b.allow(0.5)
     lim = ConnectionLimits(max_total=3, max_per_ip=2)
     assert lim.acquire("a") is None and lim.acquire("a") is None
-    assert "address" in (lim.acquire("a") or "")
+    assert lim.acquire("a") is Refusal.ADDRESS_FULL
+    assert Refusal.ADDRESS_FULL.status == 429
     assert lim.acquire("b") is None
-    assert "gateway" in (lim.acquire("c") or "")
+    assert lim.acquire("c") is Refusal.GATEWAY_FULL
+    assert Refusal.GATEWAY_FULL.status == 503
     lim.release("a")
     assert lim.acquire("c") is None
     assert origin_allowed(None, None) and origin_allowed("x", None)

@@ -19,9 +19,12 @@ import jwt
 import orjson
 from aiokafka import AIOKafkaProducer
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from broadcaster import state
 from broadcaster.channels import channels_for
+from broadcaster.ingest.redis_scripts import ScriptCall
+from broadcaster.redis_lua import ApplyArgs, EventArgs
 from inplay_events import Event, encode, to_dict, topic_for
 from producer.simulator import SimConfig, Simulator
 
@@ -74,6 +77,15 @@ async def produce(bootstrap: str, events: list[Event], rate: float | None = None
         await producer.flush()
     finally:
         await producer.stop()
+
+
+def apply_args(call: ScriptCall) -> tuple[ApplyArgs, list[EventArgs]]:
+    """The ARGV of an ``apply.lua`` call by name: the fixed ones, then each event's."""
+    fixed, rest = len(ApplyArgs._fields), len(EventArgs._fields)
+    tail = call.args[fixed:]
+    assert len(tail) % rest == 0
+    events = [EventArgs._make(tail[i : i + rest]) for i in range(0, len(tail), rest)]
+    return ApplyArgs._make(call.args[:fixed]), events
 
 
 def expected_states(events: list[Event]) -> dict[str, tuple[int, dict]]:
@@ -152,6 +164,8 @@ class Client:
     arrivals: list[float] = field(default_factory=list)  # monotonic receive time per message
     frames: int = 0
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    # What broke the reader (a bad frame, a bug of the gateway); fails the test when waited on.
+    error: BaseException | None = None
     _new: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task | None = None
 
@@ -167,16 +181,27 @@ class Client:
         try:
             async for raw in self.ws:
                 self.frames += 1
-                obj = orjson.loads(raw)
-                batch = obj if isinstance(obj, list) else [obj]
-                self.messages.extend(batch)
-                self.arrivals.extend([time.monotonic()] * len(batch))
+                self._received(raw)
                 self._new.set()
-        except Exception:
-            pass
+        except ConnectionClosed:
+            pass  # closed with an error code: tests read it from ws.close_code
+        except Exception as exc:  # a protocol bug: surfaced by wait_for and close
+            self.error = exc
         finally:
             self.closed.set()
             self._new.set()
+
+    def _received(self, raw: str | bytes) -> None:
+        """One frame: its message or array of messages, collected."""
+        obj = orjson.loads(raw)
+        batch = obj if isinstance(obj, list) else [obj]
+        self.messages.extend(batch)
+        self.arrivals.extend([time.monotonic()] * len(batch))
+
+    def check(self) -> None:
+        """Fail with what broke the reader, if anything did."""
+        if self.error is not None:
+            raise AssertionError(f"the client's reader failed: {self.error!r}") from self.error
 
     async def send(self, **op: Any) -> None:
         """Send one op."""
@@ -191,6 +216,7 @@ class Client:
                 if pred(m):
                     return m
             seen = len(self.messages)
+            self.check()
             left = deadline - time.monotonic()
             if left <= 0 or self.closed.is_set():
                 raise AssertionError(f"no matching message; last: {self.messages[-5:]}")
@@ -214,6 +240,7 @@ class Client:
         await self.ws.close()
         if self._task:
             await self._task
+        self.check()
 
 
 def build_state(messages: list[dict], channel: str) -> tuple[dict | None, int, str | None]:

@@ -47,8 +47,9 @@ def direct_feeder(redis_url: str, rate: float, games: int, run_id: str, stop_at:
     import redis.asyncio as aioredis
     import uvloop
 
-    from broadcaster.ingest.consumer import new_epoch
-    from broadcaster.ingest.redis_scripts import APPLY_LUA, ApplyConfig, batch_args
+    from broadcaster.ingest.redis_scripts import ApplyConfig, batch_call
+    from broadcaster.keys import new_epoch
+    from broadcaster.redis_lua import APPLY_LUA
     from producer.simulator import SimConfig, Simulator
 
     async def main() -> None:
@@ -67,7 +68,8 @@ def direct_feeder(redis_url: str, rate: float, games: int, run_id: str, stop_at:
             # Like ingest: a script call per few ms of events (or per 200 of them).
             if batch and (event.ts / 1000 - now > 0.001 or now - flushed > 0.005
                           or len(batch) >= 200):  # fmt: skip
-                await script(keys=[], args=batch_args(batch, new_epoch(), config))
+                call = batch_call(batch, new_epoch(), config)
+                await script(keys=call.keys, args=call.args)
                 batch = []
                 flushed = time.time()
             delay = event.ts / 1000 - time.time()

@@ -1,8 +1,8 @@
 """Redis behind the hub: one pub/sub connection per process, and the atomic sync read.
 
 ``sync`` reads a channel's epoch, seq and either the history after a client's position
-(resume) or the state (snapshot), in one script, so the seq it reports is exactly the
-last event the state or the replay reflects.
+(resume) or the state (snapshot), in one script (``redis_lua/sync.lua``), so the seq it
+reports is exactly the last event the state or the replay reflects.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from redis.retry import Retry
 
 from broadcaster import keys
 from broadcaster.errors import Unavailable
-from broadcaster.ingest.consumer import new_epoch
 from broadcaster.protocol import Position
+from broadcaster.redis_lua import SYNC_LUA, SyncArgs
 
 SUBSCRIBE_TIMEOUT_S = 5.0
 SYNC_CONNECTIONS = 32
@@ -33,37 +33,6 @@ SYNC_QUEUE_TIMEOUT_S = 20.0
 CONTROL_CHANNEL = keys.PREFIX + "control"
 # A resume further back than this is answered with a snapshot (cheaper than a long replay).
 MAX_REPLAY = 10_000
-# How long the numbering a subscriber created for a channel nothing publishes in lives.
-TENTATIVE_TTL_MS = 600_000
-
-SYNC_LUA = """
-local p, ch, kind, cand, cep = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local cseq, maxr, tentative_ttl = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
-local mk, sk, hk = p .. 'm:' .. ch, p .. 's:' .. ch, p .. 'h:' .. ch
-local ep = redis.call('HGET', mk, 'epoch')
-if not ep then
-  -- Same rule as ingest: no numbering means a new epoch with an empty history. Marked
-  -- tentative and given an expiry: a subscriber alone (a typo, a made-up name, a game long
-  -- over) must not create keys that live forever; ingest's first publication keeps it.
-  ep = cand
-  redis.call('HSET', mk, 'epoch', ep, 'seq', 0, 'tentative', 1)
-  redis.call('PEXPIRE', mk, tentative_ttl)
-  redis.call('DEL', hk)
-end
-local seq = tonumber(redis.call('HGET', mk, 'seq'))
-if cep ~= '' and cep == ep and cseq <= seq and seq - cseq <= maxr then
-  if cseq == seq then return {'r', ep, seq, {}} end
-  local entries = redis.call('XRANGE', hk, (cseq + 1) .. '-0', seq .. '-0')
-  if #entries == seq - cseq then
-    local out = {}
-    for k, e in ipairs(entries) do out[k] = e[2][2] end
-    return {'r', ep, seq, out}
-  end
-end
-local st
-if kind == 'list' then st = redis.call('LRANGE', sk, 0, -1) else st = redis.call('HGETALL', sk) end
-return {'s', ep, seq, st}
-"""
 
 
 @dataclass(slots=True)
@@ -157,18 +126,16 @@ class Broker:
 
     async def sync(self, channel: str, list_state: bool, resume: Position | None) -> SyncResult:
         """Epoch, seq and either the replay after ``resume`` or the state, read atomically."""
-        args: list[Any] = [
-            keys.PREFIX,
-            channel,
-            "list" if list_state else "hash",
-            new_epoch(),
-            resume.epoch if resume else "",
-            resume.seq if resume else 0,
-            MAX_REPLAY,
-            TENTATIVE_TTL_MS,
-        ]
+        args = SyncArgs(
+            state_kind="list" if list_state else "hash",
+            candidate_epoch=keys.new_epoch(),
+            resume_epoch=resume.epoch if resume else "",
+            resume_seq=resume.seq if resume else 0,
+            max_replay=MAX_REPLAY,
+            tentative_ttl_ms=keys.TENTATIVE_TTL_MS,
+        )
         try:
-            kind, epoch, seq, items = await self._sync(keys=[], args=args)
+            kind, epoch, seq, items = await self._sync(keys=keys.channel_keys(channel), args=args)
         except RedisError as exc:
             raise Unavailable(f"redis: {exc}") from None
         return SyncResult(kind == b"r", epoch.decode(), int(seq), list(items))

@@ -8,7 +8,9 @@ import logging
 import signal
 
 from broadcaster.ingest.consumer import Ingest
+from broadcaster.ingest.ops import METRICS, IngestView
 from broadcaster.settings import IngestSettings
+from inplay_events import ops_port
 
 STOP_TIMEOUT_S = 10.0
 
@@ -20,6 +22,21 @@ async def run(settings: IngestSettings, log: logging.Logger) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     ingest = Ingest(settings, log)
+    view = IngestView(ingest, settings.ingest_ready_max_lag)
+    registry = ops_port.registry_for("inplay_ingest", METRICS, view.values)
+    ops = await ops_port.serve(
+        settings.ingest_ops_host, settings.ingest_ops_port, view.checks(), registry, log
+    )
+    try:
+        return await _run(settings, log, stop, ingest)
+    finally:
+        if ops is not None:
+            await ops.close()
+
+
+async def _run(
+    settings: IngestSettings, log: logging.Logger, stop: asyncio.Event, ingest: Ingest
+) -> int:
     # Start-up retries while the broker comes up; a signal meanwhile (say, the stack around
     # it dying, broker included) must end it, not wait out the retries.
     starting = asyncio.create_task(ingest.start())

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
 from collections import Counter
 from typing import Any
@@ -37,13 +36,13 @@ from broadcaster.ingest.batch import Chunk, Read, chunks
 from broadcaster.ingest.partitions import Partitions
 from broadcaster.ingest.redis_scripts import (
     APPLIED,
-    APPLY_LUA,
     DUPLICATE,
     LOST,
     STALE,
     ApplyConfig,
-    batch_args,
+    batch_call,
 )
+from broadcaster.redis_lua import APPLY_LUA
 from broadcaster.settings import IngestSettings
 from inplay_events import DEAD_LETTER_TOPIC, TOPICS, InvalidEvent, decode
 from inplay_events.deadletter import dead_letter
@@ -51,11 +50,6 @@ from inplay_events.log_position import rewind_to_log_start
 
 REPORT_EVERY_S = 5.0
 HEARTBEAT_EVERY_S = 1.0
-
-
-def new_epoch() -> str:
-    """A fresh epoch id: time-ordered hex plus randomness, never reused."""
-    return f"{int(time.time() * 1000):x}{secrets.token_hex(3)}"
 
 
 def dead_letter_for(record: ConsumerRecord[bytes, bytes], error: InvalidEvent) -> bytes:
@@ -298,15 +292,15 @@ class Ingest:
         delay = 0.1
         while True:
             try:
-                args = batch_args(
+                call = batch_call(
                     chunk.events,
-                    new_epoch(),
+                    keys.new_epoch(),
                     self._config,
                     quiet_since=self.partitions.quiet_since() if quiet else None,
                     marks_key=self.partitions.marks_key,
                     marks=marks,
                 )
-                result = await self._script(keys=[], args=args)
+                result = await self._script(keys=call.keys, args=call.args)
                 break
             except RedisError as exc:
                 self.log.warning("redis unavailable, retrying", extra={"error": str(exc)})

@@ -10,7 +10,8 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from broadcaster import keys
-from broadcaster.ingest.redis_scripts import APPLY_LUA, ApplyConfig, batch_args
+from broadcaster.ingest.redis_scripts import ApplyConfig, batch_call
+from broadcaster.redis_lua import APPLY_LUA
 from inplay_events import decode
 from tests.broadcaster.helpers import Client, build_state, by_channel, produce, run_id, simulate
 
@@ -70,8 +71,8 @@ def _applier(r: aioredis.Redis, **expiries: int) -> Callable[..., Awaitable[None
     )
 
     async def apply(*evs: dict[str, Any]) -> None:
-        args = batch_args([decode(e) for e in evs], uuid.uuid4().hex, config)
-        assert await script(keys=[], args=args) == [0] * len(evs)
+        call = batch_call([decode(e) for e in evs], uuid.uuid4().hex, config)
+        assert await script(keys=call.keys, args=call.args) == [0] * len(evs)
 
     return apply
 

@@ -21,8 +21,9 @@ from aiokafka import AIOKafkaConsumer
 from broadcaster import keys, publication, state
 from broadcaster.channels import Kind, kind_of
 from broadcaster.ingest.partitions import REBUILDING, REBUILT, REDIS_LOST
-from broadcaster.ingest.redis_scripts import APPLY_LUA, ApplyConfig, Mark, batch_args
 from broadcaster.ingest.redis_scripts import LOST as REFUSED
+from broadcaster.ingest.redis_scripts import ApplyConfig, Mark, batch_call
+from broadcaster.redis_lua import APPLY_LUA
 from inplay_events import TOPICS, Event, GameEvent
 from stack import broker, redis_server
 from stack.settings import StackSettings
@@ -244,9 +245,9 @@ async def test_the_script_applies_quietly_and_refuses_a_redis_without_the_marks(
 
     async def call(evs: list[Event], at_least: int, upto: int, since: int | None = None) -> list:
         marks = [Mark("odds:0", at_least, upto)]
-        args = batch_args(evs, run_id("ep"), config, quiet_since=since, marks_key="marks",
+        call = batch_call(evs, run_id("ep"), config, quiet_since=since, marks_key="marks",
                           marks=marks)  # fmt: skip
-        return await script(keys=[], args=args)
+        return await script(keys=call.keys, args=call.args)
 
     await r.hset("marks", "odds:0", 0)
     assert await call(live, 0, 20) == [0] * 20

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import orjson
 from aiokafka import TopicPartition
 
 from broadcaster.ingest.batch import Read, chunks
 from broadcaster.ingest.rebuild import Facts, Progress, Start, finished, lost, plan
-from broadcaster.ingest.redis_scripts import Mark, batch_args
+from broadcaster.ingest.redis_scripts import ApplyConfig, Mark, batch_call
 from inplay_events import decode
+from tests.broadcaster.helpers import apply_args
 
 TP = TopicPartition("odds", 0)
 TP2 = TopicPartition("games", 1)
@@ -73,15 +75,16 @@ def test_chunks_cut_at_the_size_and_carry_each_partitions_next_offset():
 
 
 def test_script_args_carry_quiet_mode_and_marks():
-    from broadcaster.ingest.redis_scripts import ApplyConfig
-
     config = ApplyConfig(history_maxlen=10, history_ttl_ms=1000, dedupe_ttl_ms=1000, user_bets=5)
-    args = batch_args([decode(ODDS)], "ep", config, quiet_since=77, marks_key="k",
+    call = batch_call([decode(ODDS)], "ep", config, quiet_since=77, marks_key="k",
                       marks=[Mark("odds:0", 3, 9)])  # fmt: skip
-    assert args[10:17] == ["1", 77, "k", 1, "odds:0", 3, 9]
-    assert args[17] == "e2"
-    plain = batch_args([decode(ODDS)], "ep", config)
-    assert plain[10:14] == ["0", 0, "", 0] and plain[14] == "e2"
+    fixed, events = apply_args(call)
+    assert (fixed.quiet, fixed.quiet_since) == ("1", 77)
+    # Offsets as strings: Lua numbers would print large ones in exponent form.
+    assert orjson.loads(fixed.marks) == [["odds:0", "3", "9"]]
+    assert call.keys[0] == "k" and len(events) == 1
+    plain, _ = apply_args(batch_call([decode(ODDS)], "ep", config))
+    assert (plain.quiet, plain.quiet_since, orjson.loads(plain.marks)) == ("0", 0, [])
 
 
 def test_progress_reports_partitions_and_records():

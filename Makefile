@@ -17,10 +17,11 @@ reset:
 test: bootstrap
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
+	@$(PY) -m mypy
 	@$(PY) -m pytest -q
 
 lint: bootstrap
-	@$(PY) -m ruff check . && $(PY) -m ruff format --check .
+	@$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy
 
 bootstrap:
 	@bash stack/bootstrap.sh

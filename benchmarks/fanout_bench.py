@@ -57,8 +57,10 @@ def direct_feeder(redis_url: str, rate: float, games: int, run_id: str, stop_at:
         script = r.register_script(APPLY_LUA)
         config = ApplyConfig(1000, 600_000, 3_600_000, 50)
         start_ms = int(time.time() * 1000)
-        sim = Simulator(SimConfig(seed=1, run_id=run_id, start_ms=start_ms, games=games,
-                                  events_per_sec=rate), id_nonce=run_id)  # fmt: skip
+        sim = Simulator(
+            SimConfig(seed=1, run_id=run_id, start_ms=start_ms, games=games, events_per_sec=rate),
+            id_nonce=run_id,
+        )
         batch: list = []
         flushed = time.time()
         for event in sim:
@@ -66,8 +68,9 @@ def direct_feeder(redis_url: str, rate: float, games: int, run_id: str, stop_at:
             if now > stop_at:
                 break
             # Like ingest: a script call per few ms of events (or per 200 of them).
-            if batch and (event.ts / 1000 - now > 0.001 or now - flushed > 0.005
-                          or len(batch) >= 200):  # fmt: skip
+            if batch and (
+                event.ts / 1000 - now > 0.001 or now - flushed > 0.005 or len(batch) >= 200
+            ):
                 call = batch_call(batch, new_epoch(), config)
                 await script(keys=call.keys, args=call.args)
                 batch = []
@@ -271,11 +274,19 @@ def main() -> int:
         workers = [
             mp.Process(
                 target=client_worker,
-                args=(ws_ports[i % len(ws_ports)], per, games, i * per, args.probe_every,
-                      subscribe_at, stop_at, out),
+                args=(
+                    ws_ports[i % len(ws_ports)],
+                    per,
+                    games,
+                    i * per,
+                    args.probe_every,
+                    subscribe_at,
+                    stop_at,
+                    out,
+                ),
             )
             for i in range(args.client_procs)
-        ]  # fmt: skip
+        ]
         for w in workers:
             w.start()
         connected = 0
@@ -350,25 +361,38 @@ def main() -> int:
         q = statistics.quantiles(lat, n=100) if len(lat) > 10 else [float("nan")] * 99
         where = "pinned to CPUs 0/1 in turn" if args.pin else "not pinned"
         print(f"fan-out benchmark ({args.gateways} gateway process(es), {where})")
-        print(f"  connections held            {held:,.0f} (of {args.connections:,}); "
-              f"{subs:,.0f} subscriptions, {errors:,.0f} errors sent")  # fmt: skip
-        print(f"  memory per idle connection  {idle_kb:,.1f} KiB  (gateway RSS {rss0:,} -> "
-              f"{rss1:,} KiB; {rss2:,} KiB under load)")  # fmt: skip
-        print(f"  feed                        {args.rate:,.0f} events/s, {args.games} games, "
-              f"each connection in one game channel"
-              + (" (--direct: no Kafka, events applied to Redis as ingest does)"
-                 if args.direct else " (producer -> Kafka -> ingest -> Redis)"))  # fmt: skip
-        print(f"  publications into gateways  {(p1 - p0) / wall:,.0f}/s in {channels:.0f} "
-              "channels (summed over gateways)")  # fmt: skip
+        print(
+            f"  connections held            {held:,.0f} (of {args.connections:,}); "
+            f"{subs:,.0f} subscriptions, {errors:,.0f} errors sent"
+        )
+        print(
+            f"  memory per idle connection  {idle_kb:,.1f} KiB  (gateway RSS {rss0:,} -> "
+            f"{rss1:,} KiB; {rss2:,} KiB under load)"
+        )
+        print(
+            f"  feed                        {args.rate:,.0f} events/s, {args.games} games, "
+            f"each connection in one game channel"
+            + (
+                " (--direct: no Kafka, events applied to Redis as ingest does)"
+                if args.direct
+                else " (producer -> Kafka -> ingest -> Redis)"
+            )
+        )
+        print(
+            f"  publications into gateways  {(p1 - p0) / wall:,.0f}/s in {channels:.0f} "
+            "channels (summed over gateways)"
+        )
         print(
             f"  deliveries                  {deliveries / wall:,.0f}/s in {wall:.1f} s "
             f"({(f1 - f0) / wall:,.0f} frames/s, {deliveries / max(1, f1 - f0):.2f} msg/frame)"
         )
         print(f"  gateway CPU                 {cpu / wall * 100:.0f}% of one core (all gateways)")
         print(f"  deliveries per CPU-second   {deliveries / max(cpu, 1e-9):,.0f}")
-        print(f"  feed-to-client latency      p50 {q[49]:.1f} ms  p99 {q[98]:.1f} ms  "
-              f"({len(lat):,} events seen by "
-              f"{args.connections // args.probe_every:,} probe connections)")  # fmt: skip
+        print(
+            f"  feed-to-client latency      p50 {q[49]:.1f} ms  p99 {q[98]:.1f} ms  "
+            f"({len(lat):,} events seen by "
+            f"{args.connections // args.probe_every:,} probe connections)"
+        )
         hops = []
         if not args.direct:
             lags = ingest_lags(settings.log_dir / "ingest.log", int(args.seconds // 5))

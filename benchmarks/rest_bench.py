@@ -45,9 +45,22 @@ def seed(dsn: str, markets: int, minutes: int) -> int:
                     bucket = T0 + timedelta(minutes=i)
                     o, c = price, max(1.01, price + rng.uniform(-0.1, 0.1))
                     rows.append(
-                        (width, f"bench-m{m}", sel, bucket, o, max(o, c) + 0.02,
-                         min(o, c) - 0.02, c, bucket, 1, bucket, 2, rng.randint(1, 40))
-                    )  # fmt: skip
+                        (
+                            width,
+                            f"bench-m{m}",
+                            sel,
+                            bucket,
+                            o,
+                            max(o, c) + 0.02,
+                            min(o, c) - 0.02,
+                            c,
+                            bucket,
+                            1,
+                            bucket,
+                            2,
+                            rng.randint(1, 40),
+                        )
+                    )
                     price = c
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("DELETE FROM candles WHERE market_id LIKE 'bench-m%'")
@@ -104,9 +117,13 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, int]:
 
 
 async def worker(
-    host: str, port: int, requests: list[bytes], stop_at: float, latencies: list[float],
+    host: str,
+    port: int,
+    requests: list[bytes],
+    stop_at: float,
+    latencies: list[float],
     errors: list[int],
-) -> None:  # fmt: skip
+) -> None:
     """One keep-alive connection sending requests back to back until ``stop_at``."""
     reader, writer = await asyncio.open_connection(host, port)
     i = random.randrange(len(requests))
@@ -233,8 +250,10 @@ def main() -> None:
         parser.error("--seed and --spawn need --dsn or DATABASE_URL")
     if args.seed:
         n = seed(args.dsn, args.markets, args.minutes)
-        print(f"seeded {n} candles: {args.markets} markets x {len(SELECTIONS)} selections, "
-              f"{args.minutes} min of 1m and 5m buckets")  # fmt: skip
+        print(
+            f"seeded {n} candles: {args.markets} markets x {len(SELECTIONS)} selections, "
+            f"{args.minutes} min of 1m and 5m buckets"
+        )
     proc = None
     if args.spawn:
         port = urlsplit(args.base_url).port or 18000
@@ -248,10 +267,12 @@ def main() -> None:
                 proc.terminate()
                 proc.wait(timeout=15)
         latencies.sort()
-        print(f"search type-ahead: {len(latencies)} keystrokes over {len(phrases)} phrases, "
-              f"one connection: p50 {statistics.median(latencies) * 1000:.2f} ms, "
-              f"p99 {latencies[int(len(latencies) * 0.99)] * 1000:.2f} ms, "
-              f"max {latencies[-1] * 1000:.2f} ms")  # fmt: skip
+        print(
+            f"search type-ahead: {len(latencies)} keystrokes over {len(phrases)} phrases, "
+            f"one connection: p50 {statistics.median(latencies) * 1000:.2f} ms, "
+            f"p99 {latencies[int(len(latencies) * 0.99)] * 1000:.2f} ms, "
+            f"max {latencies[-1] * 1000:.2f} ms"
+        )
         return
     try:
         requests = paths(args.markets, args.minutes, args.window, args.distinct)
@@ -271,19 +292,24 @@ def main() -> None:
     latencies.sort()
     n = len(latencies)
     pct = lambda p: latencies[min(n - 1, int(n * p))] * 1000  # noqa: E731
-    print(f"candles ({args.window} x 1m buckets x {len(SELECTIONS)} selections per response), "
-          f"{args.distinct} distinct queries, {args.concurrency} connections, {elapsed:.1f} s"
-          + (f", spawned API with API_RESULT_CACHE_S={args.result_cache_s:g}"
-             if args.spawn else ""))  # fmt: skip
+    print(
+        f"candles ({args.window} x 1m buckets x {len(SELECTIONS)} selections per response), "
+        f"{args.distinct} distinct queries, {args.concurrency} connections, {elapsed:.1f} s"
+        + (f", spawned API with API_RESULT_CACHE_S={args.result_cache_s:g}" if args.spawn else "")
+    )
     print(f"  requests {n}, non-200 {len(errors)}")
     print(f"  throughput {n / elapsed:,.0f} req/s")
-    print(f"  latency p50 {statistics.median(latencies) * 1000:.2f} ms, p90 {pct(0.90):.2f} ms, "
-          f"p99 {pct(0.99):.2f} ms, max {latencies[-1] * 1000:.2f} ms")  # fmt: skip
+    print(
+        f"  latency p50 {statistics.median(latencies) * 1000:.2f} ms, p90 {pct(0.90):.2f} ms, "
+        f"p99 {pct(0.99):.2f} ms, max {latencies[-1] * 1000:.2f} ms"
+    )
     if proc is not None and n:
         # Independent of what else runs on the box: the API's own CPU cost of a request.
         per_request = server_cpu / n
-        print(f"  API process CPU {server_cpu:.2f} s = {per_request * 1e6:.0f} us/request "
-              f"(one fully used core: ~{1 / per_request:,.0f} req/s)")  # fmt: skip
+        print(
+            f"  API process CPU {server_cpu:.2f} s = {per_request * 1e6:.0f} us/request "
+            f"(one fully used core: ~{1 / per_request:,.0f} req/s)"
+        )
 
 
 if __name__ == "__main__":

@@ -138,7 +138,7 @@ def _conflate(obj: dict[str, Any]) -> int:
     return value
 
 
-def parse(raw: bytes | str) -> Op:
+def parse(raw: bytes | bytearray | memoryview | str) -> Op:
     """One client frame as an op; raise ``ClientError`` with the code and the op's ref."""
     try:
         obj = orjson.loads(raw)

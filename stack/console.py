@@ -6,7 +6,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import TextIO, TypeVar
 
 T = TypeVar("T")
 
@@ -14,13 +14,13 @@ T = TypeVar("T")
 class Console:
     """Writes timestamped progress lines to the terminal."""
 
-    def __init__(self, stream: object = None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream or sys.stdout
         self._t0 = time.monotonic()
 
     def say(self, text: str) -> None:
         """One line, prefixed with the seconds since start-up began."""
-        print(f"[{time.monotonic() - self._t0:6.1f}s] {text}", file=self._stream, flush=True)  # type: ignore[call-overload]
+        print(f"[{time.monotonic() - self._t0:6.1f}s] {text}", file=self._stream, flush=True)
 
     async def wait(self, label: str, work: Awaitable[T], *, deadline: float, every: float = 5) -> T:
         """Await ``work``, saying every few seconds how long it has waited out of ``deadline``."""

@@ -53,14 +53,21 @@ def start(settings: StackSettings) -> Child:
     data = settings.pg_data_dir
     argv = [
         str(PG_BIN / "postgres"),
-        "-D", str(data),
-        "-p", str(settings.pg_port),
-        "-k", str(data),
-        "-c", f"listen_addresses={settings.host}",
-        "-c", "shared_preload_libraries=timescaledb",
-        "-c", "timescaledb.telemetry_level=off",
-        "-c", "max_connections=200",
-    ]  # fmt: skip
+        "-D",
+        str(data),
+        "-p",
+        str(settings.pg_port),
+        "-k",
+        str(data),
+        "-c",
+        f"listen_addresses={settings.host}",
+        "-c",
+        "shared_preload_libraries=timescaledb",
+        "-c",
+        "timescaledb.telemetry_level=off",
+        "-c",
+        "max_connections=200",
+    ]
     # SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, then stop.
     return spawn(
         "postgres",

@@ -34,16 +34,23 @@ def start(settings: StackSettings) -> Child:
     data.mkdir(parents=True, exist_ok=True)
     argv = [
         binary,
-        "--port", str(settings.redis_port),
-        "--bind", settings.host,
-        "--save", "",
+        "--port",
+        str(settings.redis_port),
+        "--bind",
+        settings.host,
+        "--save",
+        "",
         # Written to the OS every second: a crash of Redis alone loses nothing (the kernel
         # holds the writes); a crash of the machine at most the last second.
-        "--appendonly", "yes",
-        "--appendfsync", "everysec",
-        "--dir", str(data),
-        "--daemonize", "no",
-    ]  # fmt: skip
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--dir",
+        str(data),
+        "--daemonize",
+        "no",
+    ]
     return spawn("redis", argv, run_dir=settings.run_dir, log_dir=settings.log_dir)
 
 

@@ -31,7 +31,7 @@ def migrate(dsn: str, folder: Path = MIGRATIONS, log: logging.Logger | None = No
         try:
             for path in pending(conn, folder):
                 with conn.transaction():
-                    conn.execute(path.read_text())  # type: ignore[arg-type]
+                    conn.execute(path.read_text())
                     conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (path.name,))
                 applied.append(path.name)
                 log.info("migration applied", extra={"migration": path.name})

@@ -33,12 +33,15 @@ class GatewayCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         """One family per number."""
         v = self._read()
-        yield GaugeMetricFamily("inplay_gateway_connections", "Open WebSocket connections.",
-                                value=v["connections"])  # fmt: skip
-        yield GaugeMetricFamily("inplay_gateway_subscriptions", "Client subscriptions.",
-                                value=v["subscriptions"])  # fmt: skip
-        yield GaugeMetricFamily("inplay_gateway_channels", "Channels subscribed in Redis.",
-                                value=v["channels"])  # fmt: skip
+        yield GaugeMetricFamily(
+            "inplay_gateway_connections", "Open WebSocket connections.", value=v["connections"]
+        )
+        yield GaugeMetricFamily(
+            "inplay_gateway_subscriptions", "Client subscriptions.", value=v["subscriptions"]
+        )
+        yield GaugeMetricFamily(
+            "inplay_gateway_channels", "Channels subscribed in Redis.", value=v["channels"]
+        )
         for name, doc in (
             ("messages_out", "Messages written to clients."),
             ("bytes_out", "Bytes of frames written to clients."),

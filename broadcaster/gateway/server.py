@@ -111,7 +111,7 @@ class Connection(asyncio.Protocol):
         self.counted = False
         self.opened_at = 0.0
         self._abort: asyncio.TimerHandle | None = None
-        self._fragments: list[bytes] | None = None
+        self._fragments: list[bytes | bytearray | memoryview] | None = None
 
     # --- asyncio callbacks ---------------------------------------------------------------
 
@@ -223,7 +223,7 @@ class Connection(asyncio.Protocol):
             if not frame.fin:
                 self._fragments = [frame.data]
                 return
-            data = frame.data
+            data: bytes | bytearray | memoryview = frame.data
         elif op is Opcode.CONT and self._fragments is not None:
             self._fragments.append(frame.data)
             if not frame.fin:

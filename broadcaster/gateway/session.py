@@ -64,7 +64,7 @@ class Session:
 
     # --- input ---------------------------------------------------------------------------
 
-    def on_text(self, data: bytes) -> None:
+    def on_text(self, data: bytes | bytearray | memoryview) -> None:
         """One client frame."""
         try:
             item: Op | ClientError = protocol.parse(data)

@@ -327,8 +327,11 @@ class Ingest:
         if not lags:
             return {}
         n = len(lags)
-        return {"lag_ms_p50": lags[n // 2], "lag_ms_p99": lags[min(n - 1, n * 99 // 100)],
-                "lag_ms_max": lags[-1]}  # fmt: skip
+        return {
+            "lag_ms_p50": lags[n // 2],
+            "lag_ms_p99": lags[min(n - 1, n * 99 // 100)],
+            "lag_ms_max": lags[-1],
+        }
 
     async def commit(self, force: bool = False) -> None:
         """Commit the offsets after the events Redis has; at most every commit interval."""

@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
 
 from broadcaster import keys
 from broadcaster.ingest.rebuild import Facts, Progress, Start, finished, label, lost, plan
@@ -124,7 +125,9 @@ class Partitions:
             if self.progress is None and any(s.rebuild_until is not None for s in starts.values()):
                 seconds, micros = await self._redis.time()
                 since = seconds * 1000 + micros // 1000
-            writes = {mark_field(tp): s.mark for tp, s in starts.items() if s.write_mark}
+            writes: dict[FieldT, EncodableT] = {
+                mark_field(tp): s.mark for tp, s in starts.items() if s.write_mark
+            }
             if writes and generation == self.generation:
                 await self._redis.hset(self.marks_key, mapping=writes)
         except (KafkaError, RedisError, OSError) as exc:

@@ -22,6 +22,7 @@ several games (interleaved in read order, as live ingest interleaves them).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import TopicPartition
@@ -78,7 +79,7 @@ def finished(position: int, until: int, highwater: int | None) -> bool:
     return highwater is not None and highwater < until and position >= highwater
 
 
-def lost(held: list[bytes | None], expected: list[int]) -> bool:
+def lost(held: Sequence[bytes | str | None], expected: Sequence[int]) -> bool:
     """Whether Redis's marks (as read) are missing or below what ingest knows it applied."""
     return any(h is None or int(h) < e for h, e in zip(held, expected, strict=True))
 

@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from inplay_events import BetEvent, Event, GameEvent, OddsEvent
+from inplay_events import BetEvent, Event, GameEvent, MarketKind, MarketStatus, OddsEvent
 
 
 class Emitter:
@@ -52,9 +52,9 @@ class Emitter:
         self,
         game_id: str,
         market_id: str,
-        kind: str,
+        kind: MarketKind,
         line: float | None,
-        status: str,
+        status: MarketStatus,
         prices: dict[str, float],
     ) -> None:
         """Emit the full current state of one market."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
+from functools import partial
 
 from inplay_events import GameKind, GameStatus, MarketKind, MarketStatus
 from producer.simulator import pricing
@@ -201,7 +202,7 @@ class Game:
         for side in (HOME, AWAY):
             minute = self._rng.expovariate(per_minute[side])
             while minute < length:
-                self._sched.after(self._game_ms(minute), lambda s=side: self._goal(s))
+                self._sched.after(self._game_ms(minute), partial(self._goal, side))
                 minute += self._rng.expovariate(per_minute[side])
         self._sched.after(self._game_ms(length), self._end_period)
 

@@ -6,6 +6,7 @@ import random
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 
 from inplay_events import Event
 from producer.simulator.bettors import Bettors
@@ -64,7 +65,7 @@ class Simulator:
         }
         stagger = min(MAX_STAGGER_MS, STAGGER_WINDOW_MS / config.games)
         for i in range(config.games):
-            self._sched.at(0.0, lambda i=i: self._new_game(FIRST_START_MS + i * stagger))
+            self._sched.at(0.0, partial(self._new_game, FIRST_START_MS + i * stagger))
         self._sched.at(0.0, self._fill)
 
     def __iter__(self) -> Iterator[Event]:

@@ -134,9 +134,15 @@ async def start_process(command: str, env: dict[str, str], log_dir: Path, name: 
     log = log_dir / f"{name}.log"
     out = log.open("wb")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "broadcaster", command,
-        cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "broadcaster",
+        command,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=out,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     out.close()
     return Proc(proc, log)
 

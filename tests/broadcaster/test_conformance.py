@@ -139,8 +139,13 @@ async def test_resume_replays_exactly_the_missed_events(stack, gateway):
     r = await Client.connect(gateway.url())
     await r.send(op="subscribe", channels=[ch], resume={ch: {"epoch": epoch, "seq": seq}})
     sub = await r.wait_type("subscribed", channel=ch)
-    assert sub == {"type": "subscribed", "channel": ch, "epoch": epoch, "seq": 60,
-                   "recovered": True}  # fmt: skip
+    assert sub == {
+        "type": "subscribed",
+        "channel": ch,
+        "epoch": epoch,
+        "seq": 60,
+        "recovered": True,
+    }
     await r.wait_for(lambda m: m.get("channel") == ch and m.get("seq") == total)
     assert event_seqs(r.messages, ch) == list(range(61, total + 1))
     assert not [m for m in r.of(ch) if m["type"] == "snapshot"]
@@ -247,8 +252,11 @@ async def test_deltas_match_a_fresh_snapshot_while_games_settle(stack, gateway):
     built: dict[str, tuple[dict | None, int]] = {}
     for ch in channels:
         target = int(await r.hget(keys.meta(ch), "seq") or 0)
-        await c.wait_for(lambda m, ch=ch, t=target: m.get("channel") == ch
-                         and m["type"] in ("snapshot", "event") and m["seq"] == t)  # fmt: skip
+        await c.wait_for(
+            lambda m, ch=ch, t=target: (
+                m.get("channel") == ch and m["type"] in ("snapshot", "event") and m["seq"] == t
+            )
+        )
         st, seq, _ = build_state(c.messages, ch)
         assert st is not None and seq == target
         built[ch] = (st, seq)

@@ -34,8 +34,11 @@ async def test_a_settled_game_leaves_games_and_league_and_its_keys_get_a_ttl(sta
     await c.wait_for(lambda m: m.get("channel") == gch and m.get("seq") == total)
     for ch in ("games", lch):
         # The event that says so is published in the channel the game leaves.
-        ev = await c.wait_for(lambda m, ch=ch: m.get("channel") == ch and m["type"] == "event"
-                              and m["data"]["id"] == settled.id)  # fmt: skip
+        ev = await c.wait_for(
+            lambda m, ch=ch: (
+                m.get("channel") == ch and m["type"] == "event" and m["data"]["id"] == settled.id
+            )
+        )
         assert ev["data"]["status"] == "settled"
         st, _, _ = build_state(c.messages, ch)
         assert st is not None and gid not in st["games"]
@@ -56,11 +59,24 @@ async def test_a_settled_game_leaves_games_and_league_and_its_keys_get_a_ttl(sta
 def _game(gid: str, seq: int, status: str, kind: str) -> dict[str, Any]:
     extra = {"results": {f"{gid}-mw": "home"}} if kind == "settled" else {}
     return {
-        "v": 1, "id": f"{gid}-e{seq}-{uuid.uuid4().hex[:6]}", "game_id": gid, "ts": seq,
-        "seq": seq, "type": "game", "kind": kind, "status": status, "league": "TTL League",
-        "sport": "football", "home": "A", "away": "B", "start_time": 5,
-        "score": {"home": 1, "away": 0}, "period": 2, "clock": 5400, **extra,
-    }  # fmt: skip
+        "v": 1,
+        "id": f"{gid}-e{seq}-{uuid.uuid4().hex[:6]}",
+        "game_id": gid,
+        "ts": seq,
+        "seq": seq,
+        "type": "game",
+        "kind": kind,
+        "status": status,
+        "league": "TTL League",
+        "sport": "football",
+        "home": "A",
+        "away": "B",
+        "start_time": 5,
+        "score": {"home": 1, "away": 0},
+        "period": 2,
+        "clock": 5400,
+        **extra,
+    }
 
 
 def _applier(r: aioredis.Redis, **expiries: int) -> Callable[..., Awaitable[None]]:
@@ -143,10 +159,19 @@ async def test_an_idle_accounts_channel_expires_and_its_next_bet_starts_a_new_ep
 
     def bet(n: int) -> dict[str, Any]:
         return {
-            "v": 1, "id": f"{account}-b{n}", "type": "bet", "game_id": "ttl-game", "ts": n,
-            "seq": n, "bet_id": f"{account}-b{n}", "account_id": account,
-            "market_id": "ttl-game-mw", "selection_id": "home", "stake": 500, "price": 2.5,
-        }  # fmt: skip
+            "v": 1,
+            "id": f"{account}-b{n}",
+            "type": "bet",
+            "game_id": "ttl-game",
+            "ts": n,
+            "seq": n,
+            "bet_id": f"{account}-b{n}",
+            "account_id": account,
+            "market_id": "ttl-game-mw",
+            "selection_id": "home",
+            "stake": 500,
+            "price": 2.5,
+        }
 
     await apply(bet(1))
     first_epoch = await r.hget(keys.meta(ch), "epoch")

@@ -34,22 +34,29 @@ async def test_lost_channel_gets_a_new_epoch_and_live_clients_a_fresh_snapshot(s
     await produce(stack.kafka_bootstrap, events[cut:])
     rest = len(per) - 100
     again = await live.wait_for(
-        lambda m: m.get("type") == "subscribed" and m["channel"] == ch
-        and m["epoch"] != first["epoch"], timeout=20,
-    )  # fmt: skip
+        lambda m: (
+            m.get("type") == "subscribed" and m["channel"] == ch and m["epoch"] != first["epoch"]
+        ),
+        timeout=20,
+    )
     assert again["recovered"] is False
     await live.wait_for(
-        lambda m: m.get("channel") == ch and m.get("seq") == rest
-        and m.get("type") in ("event", "snapshot"), timeout=20,
-    )  # fmt: skip
+        lambda m: (
+            m.get("channel") == ch
+            and m.get("seq") == rest
+            and m.get("type") in ("event", "snapshot")
+        ),
+        timeout=20,
+    )
     after = live.messages[live.messages.index(again) :]
     st, seq, epoch = build_state(after, ch)
     assert epoch == again["epoch"] and seq == rest
     assert st == expected_states(events[cut:])[ch][1]
     # A client resuming from the old epoch gets the new one, with a snapshot.
     old = await Client.connect(gateway.url())
-    await old.send(op="subscribe", channels=[ch], resume={ch: {"epoch": first["epoch"],
-                                                               "seq": 100}})  # fmt: skip
+    await old.send(
+        op="subscribe", channels=[ch], resume={ch: {"epoch": first["epoch"], "seq": 100}}
+    )
     sub = await old.wait_type("subscribed", channel=ch)
     assert sub["recovered"] is False and sub["epoch"] == again["epoch"]
     assert (await old.wait_type("snapshot", channel=ch))["data"] == st

@@ -54,10 +54,17 @@ async def test_malformed_events_go_to_the_dead_letter_topic(stack, ingest):
     producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
     await producer.start()
     bad_price = {
-        "v": 1, "id": f"bad-{marker}", "game_id": f"g-{marker}", "ts": 1, "seq": 1,
-        "type": "odds", "market_id": "m", "kind": "match_winner", "status": "open",
+        "v": 1,
+        "id": f"bad-{marker}",
+        "game_id": f"g-{marker}",
+        "ts": 1,
+        "seq": 1,
+        "type": "odds",
+        "market_id": "m",
+        "kind": "match_winner",
+        "status": "open",
         "prices": {"home": 0.5},
-    }  # fmt: skip
+    }
     await producer.send_and_wait("odds", orjson.dumps(bad_price), key=b"k")
     await producer.send_and_wait("games", f"not json {marker}".encode(), key=b"k")
     await producer.stop()
@@ -91,8 +98,9 @@ async def test_committed_offset_past_the_log_end_restarts_from_the_beginning(
     follows the one rule (from the log start) and commits the new position at once."""
     group = f"fanout-pastend-{uuid.uuid4().hex[:6]}"
     past = 10_000_000
-    c = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, group_id=group,
-                         enable_auto_commit=False)  # fmt: skip
+    c = AIOKafkaConsumer(
+        bootstrap_servers=stack.kafka_bootstrap, group_id=group, enable_auto_commit=False
+    )
     await c.start()
     parts = await broker.partitions(stack.kafka_bootstrap, TOPICS)
     c.assign(parts)

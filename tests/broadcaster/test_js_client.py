@@ -52,10 +52,17 @@ async def test_js_client_builds_state_and_resumes_after_a_drop(stack, gateway, t
     ch = f"game:{events[0].game_id}"
     total = len(by_channel(events)[ch])
     proc = await asyncio.create_subprocess_exec(
-        NODE, "--experimental-websocket", "--no-warnings", str(script),
-        str(ROOT / "broadcaster" / "static" / "inplay.js"), gateway.url(), ch, str(total),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        NODE,
+        "--experimental-websocket",
+        "--no-warnings",
+        str(script),
+        str(ROOT / "broadcaster" / "static" / "inplay.js"),
+        gateway.url(),
+        ch,
+        str(total),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     assert proc.stdout is not None
     assert (await asyncio.wait_for(proc.stdout.readline(), 10)).strip() == b"ready"
     await asyncio.sleep(0.5)
@@ -82,9 +89,13 @@ async def test_js_apply_event_is_the_state_model(tmp_path):
     script = tmp_path / "apply.js"
     script.write_text(APPLY_SCRIPT)
     proc = await asyncio.create_subprocess_exec(
-        NODE, str(script), str(ROOT / "broadcaster" / "static" / "inplay.js"), str(data),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        NODE,
+        str(script),
+        str(ROOT / "broadcaster" / "static" / "inplay.js"),
+        str(data),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err
     js = orjson.loads(out)

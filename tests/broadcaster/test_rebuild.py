@@ -59,12 +59,25 @@ def _feed(rid: str, n: int) -> list[Event]:
     live, over = games[0], games[1]
     return [
         *events,
-        live.model_copy(update={"id": live.id + "-live", "seq": top[live.game_id] + 1,
-                                "kind": "started", "status": "live",
-                                "score": live.score.model_copy(update={"home": 1})}),
-        over.model_copy(update={"id": over.id + "-over", "seq": top[over.game_id] + 1,
-                                "kind": "settled", "status": "settled", "results": {}}),
-    ]  # fmt: skip
+        live.model_copy(
+            update={
+                "id": live.id + "-live",
+                "seq": top[live.game_id] + 1,
+                "kind": "started",
+                "status": "live",
+                "score": live.score.model_copy(update={"home": 1}),
+            }
+        ),
+        over.model_copy(
+            update={
+                "id": over.id + "-over",
+                "seq": top[over.game_id] + 1,
+                "kind": "settled",
+                "status": "settled",
+                "results": {},
+            }
+        ),
+    ]
 
 
 async def _log_ends(bootstrap: str) -> dict[str, int]:
@@ -237,16 +250,18 @@ async def test_redis_flushed_under_a_running_ingest_is_rebuilt(stack, start_inge
 async def test_the_script_applies_quietly_and_refuses_a_redis_without_the_marks(own_redis):
     r = aioredis.from_url(own_redis)
     script = r.register_script(APPLY_LUA)
-    config = ApplyConfig(history_maxlen=100, history_ttl_ms=60_000, dedupe_ttl_ms=60_000,
-                         user_bets=5)  # fmt: skip
+    config = ApplyConfig(
+        history_maxlen=100, history_ttl_ms=60_000, dedupe_ttl_ms=60_000, user_bets=5
+    )
     events = simulate(60, run_id("script"), games=1)
     game = f"game:{events[0].game_id}"
     live, rest, more = events[:20], events[20:40], events[40:]
 
     async def call(evs: list[Event], at_least: int, upto: int, since: int | None = None) -> list:
         marks = [Mark("odds:0", at_least, upto)]
-        call = batch_call(evs, run_id("ep"), config, quiet_since=since, marks_key="marks",
-                          marks=marks)  # fmt: skip
+        call = batch_call(
+            evs, run_id("ep"), config, quiet_since=since, marks_key="marks", marks=marks
+        )
         return await script(keys=call.keys, args=call.args)
 
     await r.hset("marks", "odds:0", 0)
@@ -301,9 +316,11 @@ async def test_two_workers_each_rebuild_their_own_partitions(stack, start_ingest
     # Started together, with small script calls: the second joins while the first rebuilds
     # more often than not (the assertions hold either way).
     a, b = await asyncio.gather(
-        *(start_ingest(name, REDIS_URL=own_redis, INGEST_GROUP_ID=group, INGEST_BATCH_MAX="2")
-          for name in ("ingest-two-a", "ingest-two-b"))
-    )  # fmt: skip
+        *(
+            start_ingest(name, REDIS_URL=own_redis, INGEST_GROUP_ID=group, INGEST_BATCH_MAX="2")
+            for name in ("ingest-two-a", "ingest-two-b")
+        )
+    )
     for _ in range(300):
         if (
             _held(a)

@@ -13,9 +13,19 @@ from tests.broadcaster.helpers import apply_args
 
 TP = TopicPartition("odds", 0)
 TP2 = TopicPartition("games", 1)
-ODDS = {"v": 1, "id": "e2", "game_id": "g1", "ts": 2, "seq": 2, "type": "odds",
-        "market_id": "m1", "kind": "match_winner", "line": None, "status": "open",
-        "prices": {"home": 1.8, "away": 2.1}}  # fmt: skip
+ODDS = {
+    "v": 1,
+    "id": "e2",
+    "game_id": "g1",
+    "ts": 2,
+    "seq": 2,
+    "type": "odds",
+    "market_id": "m1",
+    "kind": "match_winner",
+    "line": None,
+    "status": "open",
+    "prices": {"home": 1.8, "away": 2.1},
+}
 
 
 def test_a_partition_never_committed_starts_at_its_log_start():
@@ -76,8 +86,9 @@ def test_chunks_cut_at_the_size_and_carry_each_partitions_next_offset():
 
 def test_script_args_carry_quiet_mode_and_marks():
     config = ApplyConfig(history_maxlen=10, history_ttl_ms=1000, dedupe_ttl_ms=1000, user_bets=5)
-    call = batch_call([decode(ODDS)], "ep", config, quiet_since=77, marks_key="k",
-                      marks=[Mark("odds:0", 3, 9)])  # fmt: skip
+    call = batch_call(
+        [decode(ODDS)], "ep", config, quiet_since=77, marks_key="k", marks=[Mark("odds:0", 3, 9)]
+    )
     fixed, events = apply_args(call)
     assert (fixed.quiet, fixed.quiet_since) == ("1", 77)
     # Offsets as strings: Lua numbers would print large ones in exponent form.

@@ -80,17 +80,29 @@ async def test_names_that_need_escaping_reach_the_right_keys_and_messages(stack)
     tag = uuid.uuid4().hex[:8]
     league, gid = f'Q"u\\o/te \t ü ⚽ {tag}', f'g"/\\{tag}'
     game = {
-        "v": 1, "id": f"esc-{tag}", "game_id": gid, "ts": 1, "seq": 1, "type": "game",
-        "kind": "scheduled", "status": "scheduled", "league": league, "sport": "football",
-        "home": "A", "away": "B", "start_time": 5, "score": {"home": 0, "away": 0},
-    }  # fmt: skip
+        "v": 1,
+        "id": f"esc-{tag}",
+        "game_id": gid,
+        "ts": 1,
+        "seq": 1,
+        "type": "game",
+        "kind": "scheduled",
+        "status": "scheduled",
+        "league": league,
+        "sport": "football",
+        "home": "A",
+        "away": "B",
+        "start_time": 5,
+        "score": {"home": 0, "away": 0},
+    }
     channel = f"league:{league}"
     r = aioredis.from_url(stack.redis_url)
     pubsub = r.pubsub()
     await pubsub.subscribe(keys.pubsub(channel))
     await pubsub.get_message(timeout=1.0)  # the subscribe confirmation
-    config = ApplyConfig(history_maxlen=10, history_ttl_ms=60_000, dedupe_ttl_ms=60_000,
-                         user_bets=5)  # fmt: skip
+    config = ApplyConfig(
+        history_maxlen=10, history_ttl_ms=60_000, dedupe_ttl_ms=60_000, user_bets=5
+    )
     call = batch_call([decode(game)], keys.new_epoch(), config)
     assert await r.register_script(APPLY_LUA)(keys=call.keys, args=call.args) == [0]
     stored = await r.hget(keys.state(channel), gid)

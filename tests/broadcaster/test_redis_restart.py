@@ -32,8 +32,9 @@ async def _restart(stack, start_ingest, start_gateway, label: str, empty: bool) 
     try:
         await redis_server.wait_ready(own, redis)
         group = run_id(f"fanout-{label}")
-        ingest = await start_ingest(f"ingest-{label}", REDIS_URL=own.redis_url,
-                                    INGEST_GROUP_ID=group)  # fmt: skip
+        ingest = await start_ingest(
+            f"ingest-{label}", REDIS_URL=own.redis_url, INGEST_GROUP_ID=group
+        )
         gw = await start_gateway(f"gateway-{label}", REDIS_URL=own.redis_url)
         events = simulate(400, run_id(label), games=1)
         ch = f"game:{events[0].game_id}"
@@ -56,14 +57,22 @@ async def _restart(stack, start_ingest, start_gateway, label: str, empty: bool) 
         await produce(stack.kafka_bootstrap, events[cut:])
         if empty:
             last = await c.wait_for(
-                lambda m: m.get("type") == "subscribed" and m["channel"] == ch
-                and m["epoch"] != first["epoch"], timeout=30,
-            )  # fmt: skip
+                lambda m: (
+                    m.get("type") == "subscribed"
+                    and m["channel"] == ch
+                    and m["epoch"] != first["epoch"]
+                ),
+                timeout=30,
+            )
             assert last["recovered"] is False
         await c.wait_for(
-            lambda m: m.get("channel") == ch and m.get("seq") == len(per)
-            and m["type"] in ("event", "snapshot"), timeout=30,
-        )  # fmt: skip
+            lambda m: (
+                m.get("channel") == ch
+                and m.get("seq") == len(per)
+                and m["type"] in ("event", "snapshot")
+            ),
+            timeout=30,
+        )
         # From the newest subscribed on (the gateway may resync more than once while ingest
         # rebuilds): every event of the game, those before the restart included.
         subs = [i for i, m in enumerate(c.messages) if m.get("type") == "subscribed"]

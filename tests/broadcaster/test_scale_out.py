@@ -33,8 +33,9 @@ async def test_two_ingests_two_gateways_agree(stack, gateway, start_gateway, sta
     for c in clients:
         for ch in game_chs:
             n = len(chans[ch])
-            await c.wait_for(lambda m, ch=ch, n=n: m.get("channel") == ch and m.get("seq") == n,
-                             timeout=40)  # fmt: skip
+            await c.wait_for(
+                lambda m, ch=ch, n=n: m.get("channel") == ch and m.get("seq") == n, timeout=40
+            )
         views.append(
             {
                 ch: [(m["seq"], m["data"]["id"]) for m in c.of(ch) if m["type"] == "event"]

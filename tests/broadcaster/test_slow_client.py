@@ -44,8 +44,11 @@ async def feed(bootstrap: str, events, rate: float) -> None:
 
 def fast_latencies(c: Client, ch: str, since: int) -> list[float]:
     """Receive-time minus event ts of the fast client's events after message ``since``."""
-    return [m["_rx"] - m["data"]["ts"] for m in c.messages[since:]
-            if m.get("channel") == ch and m["type"] == "event"]  # fmt: skip
+    return [
+        m["_rx"] - m["data"]["ts"]
+        for m in c.messages[since:]
+        if m.get("channel") == ch and m["type"] == "event"
+    ]
 
 
 class TimedClient(Client):
@@ -103,8 +106,9 @@ async def test_slow_client_conflated_then_closed_fast_one_unaffected(stack, star
     await slow.drain()
     assert slow.close_code == 4008
     conflated = [m for m in slow.messages if m.get("conflated")]
-    assert conflated and all(m["type"] == "event" and m["data"]["type"] == "odds"
-                             for m in conflated)  # fmt: skip
+    assert conflated and all(
+        m["type"] == "event" and m["data"]["type"] == "odds" for m in conflated
+    )
     seqs = [m["seq"] for m in slow.messages if m.get("type") == "event"]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)  # gaps only, never reordered
     await feeding
@@ -118,12 +122,17 @@ async def test_slow_client_conflated_then_closed_fast_one_unaffected(stack, star
         return statistics.quantiles(values, n=100)[q - 1]
 
     ref_rx = {m["seq"]: m["_rx"] for m in ref.messages if m.get("type") == "event"}
-    extra = [m["_rx"] - ref_rx[m["seq"]] for m in fast.messages[mark:]
-             if m.get("type") == "event" and m["seq"] in ref_rx]  # fmt: skip
-    print(f"\nfast client e2e ms alone p50 {p(baseline, 50):.1f} p99 {p(baseline, 99):.1f}; "
-          f"with a slow client p50 {p(during, 50):.1f} p99 {p(during, 99):.1f}; "
-          f"vs the same events via a gateway without a slow client: "
-          f"p50 {p(extra, 50):+.1f} p99 {p(extra, 99):+.1f} ms")  # fmt: skip
+    extra = [
+        m["_rx"] - ref_rx[m["seq"]]
+        for m in fast.messages[mark:]
+        if m.get("type") == "event" and m["seq"] in ref_rx
+    ]
+    print(
+        f"\nfast client e2e ms alone p50 {p(baseline, 50):.1f} p99 {p(baseline, 99):.1f}; "
+        f"with a slow client p50 {p(during, 50):.1f} p99 {p(during, 99):.1f}; "
+        f"vs the same events via a gateway without a slow client: "
+        f"p50 {p(extra, 50):+.1f} p99 {p(extra, 99):+.1f} ms"
+    )
     # No systematic delay (the median); the tail is mostly this test process's own loop
     # timestamping two busy clients on a shared 2-core box, so it gets a looser bound.
     assert p(extra, 50) <= 3

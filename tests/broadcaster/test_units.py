@@ -16,19 +16,49 @@ from inplay_events import decode, to_dict
 from tests.broadcaster.helpers import apply_args
 
 GAME = {
-    "v": 1, "id": "e1", "game_id": "g1", "ts": 1, "seq": 1, "type": "game", "kind": "scheduled",
-    "status": "scheduled", "league": "Serie A", "sport": "football", "home": "A", "away": "B",
-    "start_time": 5, "score": {"home": 0, "away": 0}, "period": 0, "clock": 0,
-}  # fmt: skip
+    "v": 1,
+    "id": "e1",
+    "game_id": "g1",
+    "ts": 1,
+    "seq": 1,
+    "type": "game",
+    "kind": "scheduled",
+    "status": "scheduled",
+    "league": "Serie A",
+    "sport": "football",
+    "home": "A",
+    "away": "B",
+    "start_time": 5,
+    "score": {"home": 0, "away": 0},
+    "period": 0,
+    "clock": 0,
+}
 ODDS = {
-    "v": 1, "id": "e2", "game_id": "g1", "ts": 2, "seq": 2, "type": "odds", "market_id": "m1",
-    "kind": "match_winner", "status": "open", "prices": {"home": 2.1, "away": 1.8},
-}  # fmt: skip
+    "v": 1,
+    "id": "e2",
+    "game_id": "g1",
+    "ts": 2,
+    "seq": 2,
+    "type": "odds",
+    "market_id": "m1",
+    "kind": "match_winner",
+    "status": "open",
+    "prices": {"home": 2.1, "away": 1.8},
+}
 BET = {
-    "v": 1, "id": "e3", "game_id": "g1", "ts": 3, "seq": 3, "type": "bet", "bet_id": "b1",
-    "account_id": "acct-1", "market_id": "m1", "selection_id": "home", "stake": 100,
+    "v": 1,
+    "id": "e3",
+    "game_id": "g1",
+    "ts": 3,
+    "seq": 3,
+    "type": "bet",
+    "bet_id": "b1",
+    "account_id": "acct-1",
+    "market_id": "m1",
+    "selection_id": "home",
+    "stake": 100,
     "price": 2.1,
-}  # fmt: skip
+}
 
 
 # --- channels ----------------------------------------------------------------------------
@@ -61,9 +91,15 @@ def test_game_channel_state():
     st = state.apply(ch, st, ODDS)
     assert st == {
         "game": {k: GAME[k] for k in state.GAME_FIELDS},
-        "markets": {"m1": {"kind": "match_winner", "line": None, "status": "open",
-                           "prices": {"home": 2.1, "away": 1.8}}},
-    }  # fmt: skip
+        "markets": {
+            "m1": {
+                "kind": "match_winner",
+                "line": None,
+                "status": "open",
+                "prices": {"home": 2.1, "away": 1.8},
+            }
+        },
+    }
     # A game event overwrites only the fields it carries.
     partial = {**GAME, "seq": 4, "status": "live", "score": {"home": 1, "away": 0}}
     del partial["clock"]
@@ -105,8 +141,9 @@ def test_snapshot_data_matches_state_model():
     game = orjson.dumps(state.game_object(GAME))
     market = orjson.dumps(state.market_object(ODDS))
     data = state.from_redis(Kind.GAME, [b"game", game, b"m:m1", market])
-    assert data == state.apply("game:g1", state.apply("game:g1", state.empty("game:g1"), GAME),
-                               ODDS)  # fmt: skip
+    assert data == state.apply(
+        "game:g1", state.apply("game:g1", state.empty("game:g1"), GAME), ODDS
+    )
     assert state.from_redis(Kind.GAME, []) == state.empty("game:g1")
     assert state.from_redis(Kind.GAMES, [b"g1", game]) == {"games": {"g1": state.game_object(GAME)}}
     assert state.from_redis(Kind.USER, []) == {"bets": []}
@@ -114,8 +151,16 @@ def test_snapshot_data_matches_state_model():
 
 def test_script_call():
     game, odds, bet = decode(GAME), decode(ODDS), decode(BET)
-    settled = decode({**GAME, "id": "e4", "seq": 4, "kind": "settled", "status": "settled",
-                      "results": {"m1": "home"}})  # fmt: skip
+    settled = decode(
+        {
+            **GAME,
+            "id": "e4",
+            "seq": 4,
+            "kind": "settled",
+            "status": "settled",
+            "results": {"m1": "home"},
+        }
+    )
     call = batch_call([game, odds, bet, settled], "ep1", _config())
     fixed, (g, o, b, s) = apply_args(call)
     assert fixed.candidate_epoch == "ep1" and fixed.event_count == 4 and fixed.published_ms > 0
@@ -159,8 +204,10 @@ def test_publication_roundtrip():
 
 
 def test_parse_ops():
-    sub = protocol.parse(b'{"op":"subscribe","channels":["games","games","game:g1"],"ref":"r",'
-                         b'"resume":{"game:g1":{"epoch":"e","seq":4}}}')  # fmt: skip
+    sub = protocol.parse(
+        b'{"op":"subscribe","channels":["games","games","game:g1"],"ref":"r",'
+        b'"resume":{"game:g1":{"epoch":"e","seq":4}}}'
+    )
     assert sub == Subscribe(("games", "game:g1"), {"game:g1": Position("e", 4)}, 0, "r")
     assert protocol.parse('{"op":"unsubscribe","channels":["games"],"ref":3}') == Unsubscribe(
         ("games",), 3
@@ -183,13 +230,19 @@ def test_parse_ops():
         ('{"op":"subscribe","channels":["x"],"ref":2}', "unknown_channel", 2),
         ('{"op":"subscribe","channels":["games"],"conflate_ms":1.5}', "bad_conflate", None),
         ('{"op":"subscribe","channels":["games"],"conflate_ms":10001}', "bad_conflate", None),
-        ('{"op":"subscribe","channels":["games"],"resume":{"game:x":{"epoch":"e","seq":1}}}',
-         "bad_resume", None),
-        ('{"op":"subscribe","channels":["games"],"resume":{"games":{"epoch":"e","seq":-1}}}',
-         "bad_resume", None),
+        (
+            '{"op":"subscribe","channels":["games"],"resume":{"game:x":{"epoch":"e","seq":1}}}',
+            "bad_resume",
+            None,
+        ),
+        (
+            '{"op":"subscribe","channels":["games"],"resume":{"games":{"epoch":"e","seq":-1}}}',
+            "bad_resume",
+            None,
+        ),
         ('{"op":"auth","token":5}', "bad_message", None),
     ],
-)  # fmt: skip
+)
 def test_parse_errors(raw, code, ref):
     with pytest.raises(ClientError) as info:
         protocol.parse(raw)
@@ -200,9 +253,17 @@ def test_parse_errors(raw, code, ref):
 
 def test_server_messages():
     assert orjson.loads(protocol.welcome(1000)) == {
-        "type": "welcome", "protocol": 1, "heartbeat_ms": 1000, "status": "live"}  # fmt: skip
+        "type": "welcome",
+        "protocol": 1,
+        "heartbeat_ms": 1000,
+        "status": "live",
+    }
     assert orjson.loads(protocol.error("bad_json", "m", "r")) == {
-        "type": "error", "ref": "r", "code": "bad_json", "message": "m"}  # fmt: skip
+        "type": "error",
+        "ref": "r",
+        "code": "bad_json",
+        "message": "m",
+    }
     marked = protocol.mark_conflated(b'{"type":"event","seq":3}')
     assert orjson.loads(marked) == {"type": "event", "seq": 3, "conflated": True}
 
@@ -222,8 +283,14 @@ def _odds(seq: int, market: str, ch: str = "game:g1") -> Message:
 
 
 def test_conflation_keeps_latest_per_market_in_order():
-    q = [_odds(1, "a"), _odds(2, "b"), Message(b'{"type":"event","seq":3}', "game:g1", 3),
-         _odds(4, "a"), _odds(5, "a"), _odds(6, "a", "game:g2")]  # fmt: skip
+    q = [
+        _odds(1, "a"),
+        _odds(2, "b"),
+        Message(b'{"type":"event","seq":3}', "game:g1", 3),
+        _odds(4, "a"),
+        _odds(5, "a"),
+        _odds(6, "a", "game:g2"),
+    ]
     assert conflate(q) == 2
     out = [orjson.loads(m.msg) for m in q]
     assert [m["seq"] for m in out] == [2, 3, 5, 6]
@@ -313,8 +380,9 @@ def test_authenticator_rs256_and_hs256():
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
-    auth = Authenticator(GatewaySettings(jwt_algorithm="RS256", jwt_public_key=public,
-                                         jwt_audience="inplay"))  # fmt: skip
+    auth = Authenticator(
+        GatewaySettings(jwt_algorithm="RS256", jwt_public_key=public, jwt_audience="inplay")
+    )
     exp = int(time.time()) + 60
     good = pyjwt.encode({"sub": "acct-9", "exp": exp, "aud": "inplay"}, key, algorithm="RS256")
     assert auth.verify(good).account == "acct-9"

@@ -35,8 +35,7 @@ def _event(seq: int) -> Message:
 
 
 async def test_identical_queues_share_one_array_frame_and_others_get_their_own():
-    flusher = Flusher(0.0, Marks(1 << 20, 1 << 21, 10.0), Stats(), lambda _: None,
-                      lambda _: None)  # fmt: skip
+    flusher = Flusher(0.0, Marks(1 << 20, 1 << 21, 10.0), Stats(), lambda _: None, lambda _: None)
     ts = [Transport() for _ in range(3)]
     ws = [Writer(t, flusher, lambda: None) for t in ts]  # type: ignore[arg-type]
     e1, e2 = _event(1), _event(2)

@@ -29,9 +29,15 @@ async def start_producer(bootstrap: str, *args: str, **knobs: Any) -> asyncio.su
     env["PRODUCER_NAME"] = run_id("p")
     env.update({k.upper(): str(v) for k, v in knobs.items()})
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "producer", *args,
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "producer",
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 async def finish(proc: asyncio.subprocess.Process, timeout: float = 120) -> list[dict]:

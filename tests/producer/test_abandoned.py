@@ -14,26 +14,53 @@ NOW = 1_800_000_000_000
 
 def game(gid: str, seq: int, status: str, kind: str = "score", **extra) -> GameEvent:
     return GameEvent(
-        id=f"{gid}-{seq}", game_id=gid, ts=1000 + seq, seq=seq, kind=kind, status=status,
-        league="L", sport="football", home="H", away="A", start_time=500,
-        score={"home": seq % 3, "away": 1}, period=2, clock=seq * 60, **extra,
-    )  # fmt: skip
+        id=f"{gid}-{seq}",
+        game_id=gid,
+        ts=1000 + seq,
+        seq=seq,
+        kind=kind,
+        status=status,
+        league="L",
+        sport="football",
+        home="H",
+        away="A",
+        start_time=500,
+        score={"home": seq % 3, "away": 1},
+        period=2,
+        clock=seq * 60,
+        **extra,
+    )
 
 
 def odds(gid: str, seq: int, market: str, status: str = "open", price: float = 2.5) -> OddsEvent:
     line = None if market.endswith("mw") else 1.5
     kind = "match_winner" if line is None else "total"
     return OddsEvent(
-        id=f"{gid}-{seq}", game_id=gid, ts=1000 + seq, seq=seq, market_id=market, kind=kind,
-        line=line, status=status, prices={"a": price, "b": 1.5},
-    )  # fmt: skip
+        id=f"{gid}-{seq}",
+        game_id=gid,
+        ts=1000 + seq,
+        seq=seq,
+        market_id=market,
+        kind=kind,
+        line=line,
+        status=status,
+        prices={"a": price, "b": 1.5},
+    )
 
 
 def bet(gid: str, seq: int) -> BetEvent:
     return BetEvent(
-        id=f"{gid}-{seq}", game_id=gid, ts=1000 + seq, seq=seq, bet_id=f"b{seq}",
-        account_id="acc", market_id=f"{gid}-mw", selection_id="a", stake=100, price=2.5,
-    )  # fmt: skip
+        id=f"{gid}-{seq}",
+        game_id=gid,
+        ts=1000 + seq,
+        seq=seq,
+        bet_id=f"b{seq}",
+        account_id="acc",
+        market_id=f"{gid}-mw",
+        selection_id="a",
+        stake=100,
+        price=2.5,
+    )
 
 
 def new_ids():

@@ -128,9 +128,14 @@ async def test_record_then_replay_produces_the_recorded_events(stack, tmp_path):
     rid = run_id("rec")
     recording = tmp_path / "run.jsonl"
     await run_producer(
-        stack.kafka_bootstrap, "--record", str(recording),
-        sim_pace="false", sim_limit=1500, sim_run_id=rid, sim_seed=5,
-    )  # fmt: skip
+        stack.kafka_bootstrap,
+        "--record",
+        str(recording),
+        sim_pace="false",
+        sim_limit=1500,
+        sim_run_id=rid,
+        sim_seed=5,
+    )
     lines = recording.read_bytes().splitlines()
     assert len(lines) == 1500
     # A damaged copy: one line cut short, one not JSON; both are skipped and counted.

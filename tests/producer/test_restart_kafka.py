@@ -86,8 +86,10 @@ def check_ended(played: list[Rec], ending: list[Rec]) -> None:
     cancelled, *settled = [r.event for r in ending]
     assert isinstance(cancelled, GameEvent)
     assert (cancelled.kind, cancelled.status, cancelled.reason) == (
-        "cancelled", "cancelled", "abandoned",
-    )  # fmt: skip
+        "cancelled",
+        "cancelled",
+        "abandoned",
+    )
     assert cancelled.seq == max(r.event.seq for r in played) + 1
     for field in ("league", "sport", "home", "away", "start_time", "score", "period", "clock"):
         assert getattr(cancelled, field) == getattr(last, field), field
@@ -182,7 +184,7 @@ async def test_replays_end_abandoned_games_too_unless_turned_off(stack, tmp_path
     recording = tmp_path / "run.jsonl"
     await run_producer(
         bootstrap, "--record", str(recording), sim_run_id=rid, sim_seed=31, sim_limit=400, **LONG
-    )  # fmt: skip
+    )
     replay = ("--replay", str(recording), "--no-pace")
     assert (await run_producer(bootstrap, *replay, producer_name=name))["ended_games"] == 0
     off = await run_producer(bootstrap, *replay, "--no-end-abandoned", producer_name=name)

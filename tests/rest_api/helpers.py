@@ -24,25 +24,71 @@ MIN = timedelta(minutes=1)
 
 GAMES: list[dict[str, Any]] = [
     # game_id, league, sport, home, away, start_time, status, score, period, clock
-    dict(game_id="rt-g1", league="Premier League", sport="football", home="Manchester United",
-         away="Arsenal", start_time=T0, status="live", score=(1, 0), period=1, clock=1800),
-    dict(game_id="rt-g2", league="Premier League", sport="football", home="Manchester City",
-         away="Chelsea", start_time=T0 + 3 * 60 * MIN, status="scheduled", score=(0, 0),
-         period=None, clock=None),
-    dict(game_id="rt-g3", league="La Liga", sport="football", home="Real Madrid",
-         away="Barcelona", start_time=T0 - 24 * 60 * MIN, status="finished", score=(2, 2),
-         period=2, clock=5400),
-    dict(game_id="rt-g4", league="NBA", sport="basketball", home="Boston Celtics",
-         away="Los Angeles Lakers", start_time=T0, status="live", score=(88, 90), period=4,
-         clock=300),
-]  # fmt: skip
+    dict(
+        game_id="rt-g1",
+        league="Premier League",
+        sport="football",
+        home="Manchester United",
+        away="Arsenal",
+        start_time=T0,
+        status="live",
+        score=(1, 0),
+        period=1,
+        clock=1800,
+    ),
+    dict(
+        game_id="rt-g2",
+        league="Premier League",
+        sport="football",
+        home="Manchester City",
+        away="Chelsea",
+        start_time=T0 + 3 * 60 * MIN,
+        status="scheduled",
+        score=(0, 0),
+        period=None,
+        clock=None,
+    ),
+    dict(
+        game_id="rt-g3",
+        league="La Liga",
+        sport="football",
+        home="Real Madrid",
+        away="Barcelona",
+        start_time=T0 - 24 * 60 * MIN,
+        status="finished",
+        score=(2, 2),
+        period=2,
+        clock=5400,
+    ),
+    dict(
+        game_id="rt-g4",
+        league="NBA",
+        sport="basketball",
+        home="Boston Celtics",
+        away="Los Angeles Lakers",
+        start_time=T0,
+        status="live",
+        score=(88, 90),
+        period=4,
+        clock=300,
+    ),
+]
 # Paging: 25 games of one league, several sharing a start time (game_id breaks the tie).
 PAGING = [
-    dict(game_id=f"rt-p{i:02d}", league="Paging League", sport="curling", home=f"Stones {i}",
-         away=f"Brooms {i}", start_time=T0 + (i // 3) * MIN, status="scheduled", score=(0, 0),
-         period=None, clock=None)
+    dict(
+        game_id=f"rt-p{i:02d}",
+        league="Paging League",
+        sport="curling",
+        home=f"Stones {i}",
+        away=f"Brooms {i}",
+        start_time=T0 + (i // 3) * MIN,
+        status="scheduled",
+        score=(0, 0),
+        period=None,
+        clock=None,
+    )
     for i in range(25)
-]  # fmt: skip
+]
 
 M1 = "rt-m1"
 M1_PRICES = {"home": 2.1, "draw": 3.4, "away": 3.9}
@@ -77,9 +123,21 @@ def insert_game(cur: psycopg.Cursor, g: dict[str, Any]) -> None:
         "INSERT INTO games (game_id, league, sport, home, away, start_time, status, score_home,"
         " score_away, period, clock, results, last_seq, updated_at)"
         " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,NULL,1,%s)",
-        (g["game_id"], g["league"], g["sport"], g["home"], g["away"], g["start_time"],
-         g["status"], g["score"][0], g["score"][1], g["period"], g["clock"], T0),
-    )  # fmt: skip
+        (
+            g["game_id"],
+            g["league"],
+            g["sport"],
+            g["home"],
+            g["away"],
+            g["start_time"],
+            g["status"],
+            g["score"][0],
+            g["score"][1],
+            g["period"],
+            g["clock"],
+            T0,
+        ),
+    )
 
 
 def settings_for(dsn: str, redis_url: str = "redis://127.0.0.1:1/0", **overrides: Any) -> Settings:

@@ -65,8 +65,10 @@ async def test_search_latency_per_keystroke(client: httpx.AsyncClient) -> None:
     timings.sort()
     p50 = statistics.median(timings) * 1000
     p99 = timings[int(len(timings) * 0.99) - 1] * 1000
-    print(f"\nsearch per keystroke (in-process, {len(timings)} requests): "
-          f"p50 {p50:.2f} ms, p99 {p99:.2f} ms")  # fmt: skip
+    print(
+        f"\nsearch per keystroke (in-process, {len(timings)} requests): "
+        f"p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+    )
     assert p99 < 250  # only catches a pathological plan (a sequential scan per keystroke)
 
 

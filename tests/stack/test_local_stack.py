@@ -254,9 +254,13 @@ def _records(log: Path, message: str) -> list[dict]:
 def _stack_data(name: str) -> Path:
     """A data folder of its own for one test, emptied first (Kafka and Redis keep data)."""
     data = ROOT / ".local" / name
-    subprocess.run([sys.executable, "-m", "stack", "reset"], cwd=ROOT,
-                   env={**os.environ, "INPLAY_DATA_DIR": str(data)}, check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "stack", "reset"],
+        cwd=ROOT,
+        env={**os.environ, "INPLAY_DATA_DIR": str(data)},
+        check=True,
+        capture_output=True,
+    )
     return data
 
 
@@ -376,8 +380,13 @@ def test_data_survives_a_restart_and_dead_letters_add_up(start_up) -> None:
     status = up.wait_for(r"feed .*dead-letters ([\d,]+)", timeout=30)
     assert int(status.group(1).replace(",", "")) == len(letters)
     with pytest.raises(subprocess.CalledProcessError):  # not while it runs
-        subprocess.run([sys.executable, "-m", "stack", "reset"], cwd=ROOT, env=up.env,
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "stack", "reset"],
+            cwd=ROOT,
+            env=up.env,
+            check=True,
+            capture_output=True,
+        )
     epoch = _redis_epoch("games")
     assert epoch is not None
     up.proc.send_signal(signal.SIGINT)
@@ -401,7 +410,13 @@ def test_data_survives_a_restart_and_dead_letters_add_up(start_up) -> None:
     ingest = _records(data / "logs" / "ingest.log", "stopped")[-1]["counts"]
     assert ingest.get("duplicate", 0) == 0 and ingest.get("invalid", 0) == 0, ingest
 
-    reset = subprocess.run([sys.executable, "-m", "stack", "reset"], cwd=ROOT, env=again.env,
-                           check=True, capture_output=True, text=True)  # fmt: skip
+    reset = subprocess.run(
+        [sys.executable, "-m", "stack", "reset"],
+        cwd=ROOT,
+        env=again.env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     assert "kafka" in reset.stdout and "redis" in reset.stdout
     assert not (data / "kafka").exists() and not (data / "redis").exists()

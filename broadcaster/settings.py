@@ -61,6 +61,13 @@ class IngestSettings(BaseSettings):
         description="Longest a Kafka fetch waits for data; the broker answers an idle fetch "
         "at this deadline, so it bounds the feed's added latency.",
     )
+    ingest_ops_host: str = Field("127.0.0.1", min_length=1, description="Ops port address.")
+    ingest_ops_port: int = Field(
+        0, ge=0, le=65535, description="/health, /ready and /metrics; 0 serves none."
+    )
+    ingest_ready_max_lag: int = Field(
+        2_000, ge=0, description="/ready fails while more records than this are unapplied."
+    )
     log_level: str = Field("INFO", pattern=_LOG_LEVEL)
 
 

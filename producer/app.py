@@ -12,8 +12,9 @@ from pathlib import Path
 
 from aiokafka.errors import KafkaError
 
-from inplay_events import encode, topic_for
+from inplay_events import encode, ops_port, topic_for
 from producer.kafka_sink import KafkaSink
+from producer.ops import METRICS, ProducerView
 from producer.pacing import Pacer, StopRule
 from producer.recording import BadLine, Recorder, read_recording
 from producer.restart import DeliveryFailed, Ended, end_abandoned
@@ -103,12 +104,36 @@ async def _report(stats: Throughput, log: logging.Logger) -> None:
 
 async def run(settings: Settings, log: logging.Logger) -> int:
     """Produce until the source ends, a limit is reached or a signal arrives; the exit code."""
-    loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     _install_signal_handlers(stop, log)
     sink = KafkaSink(
         settings.kafka_bootstrap_servers, settings.kafka_idempotence, settings.producer_name, log
     )
+    view = ProducerView(sink)
+    registry = ops_port.registry_for("inplay_producer", METRICS, view.values)
+    ops = await ops_port.serve(
+        settings.producer_ops_host,
+        settings.producer_ops_port,
+        {"kafka": view.kafka},
+        registry,
+        log,
+    )
+    try:
+        return await _produce(settings, log, stop, sink, view)
+    finally:
+        view.connected = False
+        if ops is not None:
+            await ops.close()
+
+
+async def _produce(
+    settings: Settings,
+    log: logging.Logger,
+    stop: asyncio.Event,
+    sink: KafkaSink,
+    view: ProducerView,
+) -> int:
+    loop = asyncio.get_running_loop()
     try:
         if not await sink.start(stop):
             return 0
@@ -118,6 +143,7 @@ async def run(settings: Settings, log: logging.Logger) -> int:
             extra={"bootstrap": settings.kafka_bootstrap_servers, "error": str(exc)},
         )
         return 1
+    view.connected = True
     ended = Ended(0, 0)
     if settings.end_abandoned:
         try:
@@ -149,7 +175,7 @@ async def run(settings: Settings, log: logging.Logger) -> int:
     recorder = Recorder(settings.sim_record) if settings.sim_record else None
     pacer = Pacer() if settings.sim_pace else None
     rule = StopRule(settings.sim_limit, settings.sim_duration_s, settings.sim_pace)
-    stats = Throughput(loop.time())
+    stats = view.stats = Throughput(loop.time())
     started = loop.time()
     reporter = asyncio.create_task(_report(stats, log))
     reason = "end of recording" if replay else "stopped"
@@ -189,6 +215,7 @@ async def run(settings: Settings, log: logging.Logger) -> int:
                 await asyncio.sleep(0)
     finally:
         reporter.cancel()
+        view.connected = False
         await sink.stop()
         if recorder is not None:
             recorder.close()

@@ -84,6 +84,17 @@ class Settings(BaseSettings):
         description="Produce the events of this JSONL recording instead of simulating "
         "(validated, in file order, paced by their ts gaps when pacing).",
     )
+    producer_ops_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Address the ops port (/health, /ready, /metrics) binds to.",
+    )
+    producer_ops_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="The ops port: /health, /ready (connected to Kafka), /metrics; 0 serves none.",
+    )
     log_level: str = Field(
         "INFO",
         pattern=r"(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$",

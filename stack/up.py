@@ -19,7 +19,7 @@ from stack import broker, feed_status, postgres, redis_server
 from stack.console import Console
 from stack.errors import StackError
 from stack.processes import Child, spawn, stop_recorded
-from stack.services import Service, platform_services
+from stack.services import OPS_PORT_OFFSETS, Service, ops_port, platform_services
 from stack.settings import ROOT, StackSettings
 
 # An infrastructure process that dies again this soon after a restart is not restarted.
@@ -53,6 +53,10 @@ def check_ports_free(settings: StackSettings, services: bool = True) -> None:
         ports.append(("INPLAY_API_PORT", settings.api_port))
         ports.append(("INPLAY_WS_PORT", settings.ws_port))
         ports.append(("INPLAY_WS_PORT (+1, the gateway's metrics)", settings.ws_port + 1))
+        for name, offset in OPS_PORT_OFFSETS.items():
+            ports.append(
+                (f"INPLAY_API_PORT (+{offset}, the {name}'s ops port)", ops_port(settings, name))
+            )
     for var, port in ports:
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -19,7 +19,9 @@ METRICS = (
     Metric("rebuild_applied", "Events applied quietly while rebuilding lost Redis state."),
     Metric("redis_lost", "Times Redis was found to have lost what ingest applied."),
     Metric("offset_outside_log", "Partitions re-read from the log start (offset outside it)."),
-    Metric("lag_records", "Records behind the high watermarks, summed.", kind="gauge"),
+    Metric(
+        "lag_records", "Records behind the high watermarks, summed (NaN: not known).", kind="gauge"
+    ),
     Metric("partitions_assigned", "Partitions this worker owns.", kind="gauge"),
 )
 COUNTS = {
@@ -36,14 +38,15 @@ COUNTS = {
 
 def records_behind(
     highwaters: Mapping[TopicPartition, int | None], done: Mapping[TopicPartition, int]
-) -> int:
-    """Records between each partition's applied offset and its high watermark, summed
-    (partitions whose either end is not known yet count 0)."""
+) -> int | None:
+    """Records between each partition's applied offset and its high watermark, summed; None
+    while some partition has had no fetch answered (its high watermark is not known yet)."""
     behind = 0
     for tp, highwater in highwaters.items():
-        applied = done.get(tp)
-        if highwater is not None and applied is not None:
-            behind += max(0, highwater - applied)
+        if highwater is None:
+            return None
+        # Not applied anything yet, with a fetch answered: nothing was there to apply.
+        behind += max(0, highwater - done.get(tp, highwater))
     return behind
 
 
@@ -54,8 +57,9 @@ class IngestView:
         self._ingest = ingest
         self._max_lag = max_lag
 
-    def lag(self) -> int:
-        """Records behind the high watermarks the last fetches carried, summed."""
+    def lag(self) -> int | None:
+        """Records behind the high watermarks the last fetches carried, summed (None: not
+        known yet)."""
         consumer, parts = self._ingest.consumer, self._ingest.partitions
         return records_behind({tp: consumer.highwater(tp) for tp in parts.positioned}, parts.done)
 
@@ -63,7 +67,8 @@ class IngestView:
         """The current value of every metric in METRICS."""
         counts = self._ingest.counts
         out: dict[str, float] = {name: counts[key] for name, key in COUNTS.items()}
-        out["lag_records"] = self.lag()
+        lag = self.lag()
+        out["lag_records"] = float("nan") if lag is None else lag
         out["partitions_assigned"] = len(self._ingest.consumer.assignment())
         return out
 

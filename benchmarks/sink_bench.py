@@ -41,9 +41,15 @@ TOPICS = ("games", "odds", "bets")
 def produce(bootstrap: str, run: str, n: int) -> float:
     """Produce ``n`` events flat out with the real producer; its wall time."""
     env = {
-        **os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SIM_PACE": "false",
-        "SIM_LIMIT": str(n), "SIM_RUN_ID": run, "SIM_SEED": "5", "LOG_LEVEL": "WARNING",
-    }  # fmt: skip
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "SIM_PACE": "false",
+        "SIM_LIMIT": str(n),
+        "SIM_RUN_ID": run,
+        "SIM_SEED": "5",
+        "PRODUCER_NAME": run,  # counts only its own events: ends no earlier run's games
+        "LOG_LEVEL": "WARNING",
+    }
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "producer"], cwd=ROOT, env=env, check=True)
     return time.perf_counter() - started
@@ -114,10 +120,13 @@ async def main() -> None:
     """Parse flags, then produce and sink once per mode."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS",
-                                                              "127.0.0.1:19092"))  # fmt: skip
-    parser.add_argument("--dsn", default=os.environ.get(
-        "DATABASE_URL", "postgresql://postgres@127.0.0.1:15432/inplay"))  # fmt: skip
+    parser.add_argument(
+        "--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+    )
+    parser.add_argument(
+        "--dsn",
+        default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:15432/inplay"),
+    )
     parser.add_argument("--modes", default="copy,executemany")
     parser.add_argument("--batch", type=int, default=20_000)
     args = parser.parse_args()

@@ -46,13 +46,25 @@ class SinkSettings(StorageSettings):
     sink_retry_max_s: float = Field(
         5.0, gt=0, description="Longest pause between retries while the database is down."
     )
+    # Positive: zero or less ("0d", "-P1D") would delete everything stored, every run.
     sink_raw_retention: timedelta = Field(
-        timedelta(days=7), description="Raw-event chunks older than this are dropped."
+        timedelta(days=7),
+        gt=timedelta(0),
+        description="Raw-event chunks older than this are dropped (e.g. 7d, P7D, 168:00:00).",
     )
     sink_rollup_retention: timedelta = Field(
-        timedelta(days=90), description="Candles and bet volume older than this are deleted."
+        timedelta(days=90),
+        gt=timedelta(0),
+        description="Candles and bet volume older than this are deleted.",
     )
     sink_retention_every_s: float = Field(
         3600.0, gt=0, description="How often the sink applies the retention rules."
     )
     sink_report_every_s: float = Field(5.0, gt=0, description="Throughput log interval.")
+    sink_ops_host: str = Field("127.0.0.1", min_length=1, description="Ops port address.")
+    sink_ops_port: int = Field(
+        0, ge=0, le=65535, description="/health, /ready and /metrics; 0 serves none."
+    )
+    sink_ready_max_lag: int = Field(
+        50_000, ge=0, description="/ready fails while more records than this are unwritten."
+    )

@@ -8,12 +8,14 @@ import logging
 import signal
 from dataclasses import asdict
 
+from inplay_events import ops_port
 from storage.settings import SinkSettings
 from storage.sink import retention, rows
 from storage.sink.consumer import SinkConsumer
 from storage.sink.deadletter import DeadLetters
-from storage.sink.metrics import Counters, Throughput
+from storage.sink.metrics import OPS_METRICS, Counters, Throughput
 from storage.sink.offsets import StaleOffsets
+from storage.sink.ops import SinkView
 from storage.sink.writer import Writer
 
 
@@ -61,6 +63,32 @@ async def run(settings: SinkSettings, log: logging.Logger) -> int:
         log, session_timeout_ms=settings.sink_session_timeout_ms,
         instance_id=settings.sink_instance_id, on_reset=on_reset,
     )  # fmt: skip
+    view = SinkView(
+        counters,
+        consumer,
+        writer,
+        settings.database_url.get_secret_value(),
+        settings.sink_ready_max_lag,
+    )
+    registry = ops_port.registry_for("inplay_sink", OPS_METRICS, view.values)
+    ops = await ops_port.serve(
+        settings.sink_ops_host, settings.sink_ops_port, view.checks(), registry, log
+    )
+    try:
+        return await _consume(settings, log, stop, counters, writer, consumer)
+    finally:
+        if ops is not None:
+            await ops.close()
+
+
+async def _consume(
+    settings: SinkSettings,
+    log: logging.Logger,
+    stop: asyncio.Event,
+    counters: Counters,
+    writer: Writer,
+    consumer: SinkConsumer,
+) -> int:
     dead = DeadLetters(settings.kafka_bootstrap_servers, settings.kafka_idempotence, log)
     await dead.start()
     await consumer.start()

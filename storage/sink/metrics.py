@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from inplay_events.ops_port import Metric
 from storage.sink.rows import BatchRows
 from storage.sink.writer import WriteResult
 
@@ -66,3 +67,28 @@ class Throughput:
         }
         self._last_time, self._last_records, self._last_events = now, c.records, c.events
         return out
+
+
+# The sink's ops-port metrics: every counter above, then the gauges read beside them.
+OPS_METRICS = (
+    Metric("records", "Kafka records in committed batches."),
+    Metric("events", "Valid events in committed batches."),
+    Metric("ticks_new", "Odds ticks stored (not already there)."),
+    Metric("game_events_new", "Game events stored."),
+    Metric("bets_new", "Bets stored."),
+    Metric("candles_upserted", "Candle rows inserted or changed."),
+    Metric("volumes_upserted", "Bet volume rows inserted or changed."),
+    Metric("duplicates", "Events seen twice within a batch."),
+    Metric("dead_letters", "Records sent to the dead-letter topic."),
+    Metric("alive_skipped", "Producer alive events read (not stored)."),
+    Metric("batches", "Batches committed."),
+    Metric("stale_batches", "Batches rolled back: another consumer had committed past them."),
+    Metric("offset_resets", "Stored offsets outside the log, reset to its start."),
+    Metric("db_retries", "Database operations retried."),
+    Metric("lag_records", "Records behind the high watermarks, summed.", kind="gauge"),
+)
+
+
+def ops_values(counters: Counters, lag: int, db_retries: int) -> dict[str, float]:
+    """The value of every metric in OPS_METRICS."""
+    return {**asdict(counters), "db_retries": db_retries, "lag_records": lag}

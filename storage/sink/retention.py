@@ -1,7 +1,9 @@
 """Retention, run by the sink itself (the Apache edition has no job scheduler).
 
 Raw hypertables lose whole chunks older than the raw retention (drop_chunks, cheap); the
-rollup tables are plain tables, trimmed by bucket after the (longer) rollup retention.
+rollup tables are plain tables, trimmed by bucket after the (longer) rollup retention. Either
+way only what lies wholly before the cut-off goes: a chunk or a bucket that reaches past it is
+kept until a later run. The state tables (games, markets) and the offsets are never touched.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import psycopg
+from psycopg.rows import scalar_row
 
 RAW_TABLES = ("odds_ticks", "game_events", "bets")
 ROLLUP_TABLES = ("candles", "bet_volume")
@@ -31,19 +34,25 @@ def cutoffs(now: datetime, raw_retention: timedelta, rollup_retention: timedelta
 
 
 async def apply(dsn: str, cut: Cutoffs) -> dict[str, int]:
-    """Drop raw chunks and delete rollup rows older than the cut-offs; what went, per table."""
+    """Drop raw chunks and delete rollup rows older than the cut-offs.
+
+    What went, per table: chunks dropped for a raw table, rows deleted for a rollup table.
+    """
     removed: dict[str, int] = {}
-    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(
+        dsn, autocommit=True, connect_timeout=10, row_factory=scalar_row
+    ) as conn:
         for table in RAW_TABLES:
             cur = await conn.execute(
                 "SELECT count(*) FROM drop_chunks(%s::regclass, older_than => %s)",
                 (table, cut.raw),
             )
-            row = await cur.fetchone()
-            removed[table] = row[0] if row else 0
+            removed[table] = await cur.fetchone() or 0
         for table in ROLLUP_TABLES:
+            # The bucket's end, not its start: a 5-minute candle that began before the cut-off
+            # also holds newer ticks (and its 1-minute candles after the cut-off are kept).
             cur = await conn.execute(
-                f"DELETE FROM {table} WHERE bucket < %s",  # type: ignore[arg-type]
+                f"DELETE FROM {table} WHERE bucket + width <= %s",
                 (cut.rollups,),
             )
             removed[table] = cur.rowcount
@@ -64,9 +73,12 @@ async def run_forever(
             removed = await apply(dsn, cut)
             log.info(
                 "retention applied",
-                extra={"raw_before": cut.raw.isoformat(), "rollups_before": cut.rollups.isoformat(),
-                       "removed": removed},
-            )  # fmt: skip
+                extra={
+                    "raw_before": cut.raw.isoformat(),
+                    "rollups_before": cut.rollups.isoformat(),
+                    "removed": removed,
+                },
+            )
         except psycopg.Error as exc:
             log.warning("retention failed, will retry", extra={"error": str(exc).strip()})
         await asyncio.sleep(every_s)

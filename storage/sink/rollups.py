@@ -60,10 +60,16 @@ class Candle:
         first = self if earlier else other
         last = self if later else other
         return Candle(
-            first.open, max(self.high, other.high), min(self.low, other.low), last.close,
-            first.open_ts, first.open_seq, last.close_ts, last.close_seq,
+            first.open,
+            max(self.high, other.high),
+            min(self.low, other.low),
+            last.close,
+            first.open_ts,
+            first.open_seq,
+            last.close_ts,
+            last.close_seq,
             self.ticks + other.ticks,
-        )  # fmt: skip
+        )
 
 
 @dataclass(slots=True)

@@ -1,15 +1,18 @@
-"""Kafka records → database rows: validation, per-batch dedupe, dead letters. No I/O."""
+"""The sink's rows (one NamedTuple per table) and Kafka records → rows: validation, per-batch
+dedupe, dead letters. No I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 
 from inplay_events import BetEvent, GameEvent, InvalidEvent, OddsEvent, decode
 from inplay_events.deadletter import dead_letter
+from storage.sink import rollups
+from storage.sink.columns import DurationMs, Float8, Int4, Int8, Json, Text, TimeMs
 
 # Storable ranges: a value the contract allows but a column cannot hold would fail the whole
 # transaction on every retry and stall the sink, so such an event is dead-lettered instead.
@@ -19,14 +22,112 @@ MAX_SEQ = 2**63 - 1
 # Bounded well below bigint so that sums over a bucket cannot overflow either.
 MAX_STAKE = 10**12
 
-# Row layouts, in the column order of the staging tables (writer.py).
-Tick = tuple[int, str, str, str, str, int, str, float]
-GameRow = tuple[int, str, str, int, str, str, int, int, int | None, int | None, str]
-BetRow = tuple[int, str, str, str, str, str, str, int, float]
-GameState = tuple[
-    str, str, str, str, str, int, str, int, int, int | None, int | None, str | None, int, int
-]
-MarketState = tuple[str, str, str, float | None, str, str, int, int]
+
+# One row type per target table, in the column order of its staging table: statements.py
+# derives the column lists, staging types and conversions from the fields' kinds.
+class Tick(NamedTuple):
+    """One selection's price in one odds event (odds_ticks)."""
+
+    ts: TimeMs
+    event_id: Text
+    selection_id: Text
+    game_id: Text
+    market_id: Text
+    seq: Int8
+    market_status: Text
+    price: Float8
+
+
+class GameRow(NamedTuple):
+    """One game event as received (game_events)."""
+
+    ts: TimeMs
+    event_id: Text
+    game_id: Text
+    seq: Int8
+    kind: Text
+    status: Text
+    score_home: Int4
+    score_away: Int4
+    period: Int4 | None
+    clock: Int4 | None
+    payload: Json
+
+
+class BetRow(NamedTuple):
+    """One bet (bets)."""
+
+    ts: TimeMs
+    event_id: Text
+    bet_id: Text
+    game_id: Text
+    account_id: Text
+    market_id: Text
+    selection_id: Text
+    stake: Int8
+    price: Float8
+
+
+class GameState(NamedTuple):
+    """A game's state after its newest event (games)."""
+
+    game_id: Text
+    league: Text
+    sport: Text
+    home: Text
+    away: Text
+    start_time: TimeMs
+    status: Text
+    score_home: Int4
+    score_away: Int4
+    period: Int4 | None
+    clock: Int4 | None
+    results: Json | None
+    last_seq: Int8
+    updated_at: TimeMs
+
+
+class MarketState(NamedTuple):
+    """A market's state after its newest odds event (markets)."""
+
+    market_id: Text
+    game_id: Text
+    kind: Text
+    line: Float8 | None
+    status: Text
+    prices: Json
+    last_seq: Int8
+    updated_at: TimeMs
+
+
+class CandleRow(NamedTuple):
+    """A partial candle, merged into the stored one (candles)."""
+
+    width: DurationMs
+    market_id: Text
+    selection_id: Text
+    bucket: TimeMs
+    open: Float8
+    high: Float8
+    low: Float8
+    close: Float8
+    open_ts: TimeMs
+    open_seq: Int8
+    close_ts: TimeMs
+    close_seq: Int8
+    ticks: Int4
+
+
+class VolumeRow(NamedTuple):
+    """A partial bet volume, added to the stored one (bet_volume)."""
+
+    width: DurationMs
+    market_id: Text
+    selection_id: Text
+    bucket: TimeMs
+    bets: Int4
+    stake: Int8
+    payout: Float8
 
 
 class KafkaRecord(Protocol):
@@ -116,7 +217,10 @@ def build(records: Iterable[KafkaRecord]) -> BatchRows:
     out = BatchRows()
     seen: set[str] = set()
     ticks, game_rows, bet_rows = out.ticks, out.game_events, out.bets
-    games, markets = out.games, out.markets
+    # The event of the highest seq per market and per game (the first of equal seqs); their
+    # state rows are built once, at the end, not once per event.
+    newest_odds: dict[str, OddsEvent] = {}
+    newest_game: dict[str, GameEvent] = {}
     first, nxt = out.first_offsets, out.next_offsets
     for rec in records:
         out.records += 1
@@ -141,34 +245,117 @@ def build(records: Iterable[KafkaRecord]) -> BatchRows:
         seen.add(event.id)
         if isinstance(event, OddsEvent):
             eid, gid, mid, ts, seq, status = (
-                event.id, event.game_id, event.market_id, event.ts, event.seq, event.status,
-            )  # fmt: skip
+                event.id,
+                event.game_id,
+                event.market_id,
+                event.ts,
+                event.seq,
+                event.status,
+            )
+            # Ticks and bets are built positionally: keywords cost twice as much, per event.
             for sel, price in event.prices.items():
-                ticks.append((ts, eid, sel, gid, mid, seq, status, price))
-            old = markets.get(mid)
-            if old is None or old[6] < seq:
-                prices = orjson.dumps(event.prices).decode()
-                markets[mid] = (mid, gid, event.kind, event.line, status, prices, seq, ts)
+                ticks.append(Tick(ts, eid, sel, gid, mid, seq, status, price))
+            old = newest_odds.get(mid)
+            if old is None or old.seq < seq:
+                newest_odds[mid] = event
         elif isinstance(event, BetEvent):
             bet_rows.append(
-                (event.ts, event.id, event.bet_id, event.game_id, event.account_id,
-                 event.market_id, event.selection_id, event.stake, event.price)
-            )  # fmt: skip
+                BetRow(
+                    event.ts,
+                    event.id,
+                    event.bet_id,
+                    event.game_id,
+                    event.account_id,
+                    event.market_id,
+                    event.selection_id,
+                    event.stake,
+                    event.price,
+                )
+            )
         else:
             assert isinstance(event, GameEvent)
             assert rec.value is not None
-            payload = rec.value.decode()
-            score = event.score
             game_rows.append(
-                (event.ts, event.id, event.game_id, event.seq, event.kind, event.status,
-                 score.home, score.away, event.period, event.clock, payload)
-            )  # fmt: skip
-            old_game = games.get(event.game_id)
-            if old_game is None or old_game[12] < event.seq:
-                results = None if event.results is None else orjson.dumps(event.results).decode()
-                games[event.game_id] = (
-                    event.game_id, event.league, event.sport, event.home, event.away,
-                    event.start_time, event.status, score.home, score.away, event.period,
-                    event.clock, results, event.seq, event.ts,
-                )  # fmt: skip
+                GameRow(
+                    ts=event.ts,
+                    event_id=event.id,
+                    game_id=event.game_id,
+                    seq=event.seq,
+                    kind=event.kind,
+                    status=event.status,
+                    score_home=event.score.home,
+                    score_away=event.score.away,
+                    period=event.period,
+                    clock=event.clock,
+                    payload=rec.value.decode(),
+                )
+            )
+            old_game = newest_game.get(event.game_id)
+            if old_game is None or old_game.seq < event.seq:
+                newest_game[event.game_id] = event
+    out.markets.update((mid, _market_state(e)) for mid, e in newest_odds.items())
+    out.games.update((gid, _game_state(e)) for gid, e in newest_game.items())
     return out
+
+
+def _market_state(event: OddsEvent) -> MarketState:
+    return MarketState(
+        market_id=event.market_id,
+        game_id=event.game_id,
+        kind=event.kind,
+        line=event.line,
+        status=event.status,
+        prices=orjson.dumps(event.prices).decode(),
+        last_seq=event.seq,
+        updated_at=event.ts,
+    )
+
+
+def _game_state(event: GameEvent) -> GameState:
+    return GameState(
+        game_id=event.game_id,
+        league=event.league,
+        sport=event.sport,
+        home=event.home,
+        away=event.away,
+        start_time=event.start_time,
+        status=event.status,
+        score_home=event.score.home,
+        score_away=event.score.away,
+        period=event.period,
+        clock=event.clock,
+        results=None if event.results is None else orjson.dumps(event.results).decode(),
+        last_seq=event.seq,
+        updated_at=event.ts,
+    )
+
+
+# Sorted by key: two sinks touching the same rollup rows lock them in the same order.
+def candle_rows(candles: Mapping[rollups.Key, rollups.Candle]) -> list[CandleRow]:
+    """The rows of a batch's partial candles, in key order."""
+    return [
+        CandleRow(
+            width,
+            market_id,
+            selection_id,
+            bucket,
+            c.open,
+            c.high,
+            c.low,
+            c.close,
+            c.open_ts,
+            c.open_seq,
+            c.close_ts,
+            c.close_seq,
+            c.ticks,
+        )
+        for (width, market_id, selection_id, bucket), c in sorted(candles.items())
+    ]
+
+
+def volume_rows(volumes: Mapping[rollups.Key, rollups.Volume]) -> list[VolumeRow]:
+    """The rows of a batch's partial bet volumes, in key order."""
+    return [
+        VolumeRow(width, market_id, selection_id, bucket, v.bets, v.stake, v.payout)
+        for (width, market_id, selection_id, bucket), v in sorted(volumes.items())
+    ]

@@ -1,41 +1,68 @@
-"""The sink's SQL: one staging layout and one INSERT per target table.
+"""The sink's SQL: one staging table and one INSERT per target table, derived from the rows.
 
-Each INSERT reads from ``{src}``: a temporary staging table filled by COPY, or a one-row
-VALUES list run with executemany. Times travel as integer ms and are converted here, exactly.
+Each INSERT reads from a source: a temporary staging table filled by COPY, or a one-row VALUES
+list run with executemany. Column names, staging types and conversions (ms → timestamptz,
+JSON text → jsonb) come from the row types in rows.py, so a new column is one new field there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
-
-def _ms(column: str) -> str:
-    return f"('epoch'::timestamptz + {column} * interval '1 millisecond')"
+from storage.sink import columns
+from storage.sink.columns import Column, Row
+from storage.sink.rows import (
+    BetRow,
+    CandleRow,
+    GameRow,
+    GameState,
+    MarketState,
+    Tick,
+    VolumeRow,
+)
 
 
 @dataclass(frozen=True)
 class Staged:
-    """A staging layout (column, PostgreSQL type) and the statement that moves it on."""
+    """A row type's staging table, and the INSERT moving staged rows into ``table``."""
 
     name: str
-    columns: tuple[tuple[str, str], ...]
-    insert: str
+    row: Row
+    table: str
+    # What follows the INSERT's SELECT (ON CONFLICT ...); it names the target ``alias``.
+    conflict: str
+    alias: str = ""
     # Appended for executemany, which learns what was inserted row by row.
     returning: str = ""
+
+    @cached_property
+    def kinds(self) -> tuple[tuple[str, Column], ...]:
+        """(name, column kind) of every staged column, in the row's field order."""
+        return columns.of(self.row)
+
+    @property
+    def columns(self) -> tuple[tuple[str, str], ...]:
+        """(name, PostgreSQL type) of every staged column."""
+        return tuple((name, kind.pg_type) for name, kind in self.kinds)
 
     @property
     def column_names(self) -> str:
         """Comma-separated column names."""
-        return ", ".join(name for name, _ in self.columns)
+        return ", ".join(name for name, _ in self.kinds)
 
     @property
     def types(self) -> list[str]:
         """The PostgreSQL types, for binary COPY."""
-        return [kind for _, kind in self.columns]
+        return [kind.pg_type for _, kind in self.kinds]
+
+    def stored(self, column: str, staged: str) -> str:
+        """The SQL storing ``column`` of the row, read from ``staged`` (e.g. ``s.ts``)."""
+        return dict(self.kinds)[column].store(staged)
 
     def create_sql(self) -> str:
         """The temporary staging table; emptied by every commit."""
-        cols = ", ".join(f"{name} {kind}" for name, kind in self.columns)
+        cols = ", ".join(f"{name} {kind.pg_type}" for name, kind in self.kinds)
         return f"CREATE TEMP TABLE IF NOT EXISTS {self.name} ({cols}) ON COMMIT DELETE ROWS"
 
     def copy_sql(self) -> str:
@@ -44,67 +71,66 @@ class Staged:
 
     def from_stage(self) -> str:
         """The INSERT reading the staging table."""
-        return self.insert.format(src=self.name)
+        return self._insert(self.name)
 
     def from_values(self) -> str:
         """The INSERT reading one row of parameters (for executemany)."""
-        params = ", ".join(f"%s::{kind}" for _, kind in self.columns)
-        source = f"(VALUES ({params})) AS s ({self.column_names})"
-        return self.insert.format(src=source) + self.returning
+        params = ", ".join(f"%s::{kind.pg_type}" for _, kind in self.kinds)
+        return self._insert(f"(VALUES ({params})) AS s ({self.column_names})") + self.returning
+
+    def _insert(self, src: str) -> str:
+        target = f"{self.table} AS {self.alias}" if self.alias else self.table
+        values = ", ".join(kind.store(name) for name, kind in self.kinds)
+        return (
+            f"INSERT INTO {target} ({self.column_names}) SELECT {values} FROM {src} {self.conflict}"
+        )
+
+
+def _newer_seq_wins(row: Row, key: str, alias: str, kept: tuple[str, ...] = ()) -> str:
+    """State rows: every column from the newer ``last_seq``; ``kept`` ones only when given."""
+    sets = ", ".join(
+        f"{c} = coalesce(EXCLUDED.{c}, {alias}.{c})" if c in kept else f"{c} = EXCLUDED.{c}"
+        for c, _ in columns.of(row)
+        if c != key
+    )
+    return f"ON CONFLICT ({key}) DO UPDATE SET {sets} WHERE {alias}.last_seq < EXCLUDED.last_seq"
 
 
 TICKS = Staged(
     "stage_ticks",
-    (("ts", "int8"), ("event_id", "text"), ("selection_id", "text"), ("game_id", "text"),
-     ("market_id", "text"), ("seq", "int8"), ("market_status", "text"), ("price", "float8")),
-    "INSERT INTO odds_ticks"
-    " (ts, event_id, selection_id, game_id, market_id, seq, market_status, price)"
-    f" SELECT {_ms('ts')}, event_id, selection_id, game_id, market_id, seq, market_status, price"
-    " FROM {src} ON CONFLICT DO NOTHING",
-    " RETURNING event_id, selection_id",
-)  # fmt: skip
-
+    Tick,
+    "odds_ticks",
+    "ON CONFLICT DO NOTHING",
+    returning=" RETURNING event_id, selection_id",
+)
 GAME_EVENTS = Staged(
     "stage_game_events",
-    (("ts", "int8"), ("event_id", "text"), ("game_id", "text"), ("seq", "int8"),
-     ("kind", "text"), ("status", "text"), ("score_home", "int4"), ("score_away", "int4"),
-     ("period", "int4"), ("clock", "int4"), ("payload", "text")),
-    "INSERT INTO game_events (ts, event_id, game_id, seq, kind, status, score_home, score_away,"
-    " period, clock, payload)"
-    f" SELECT {_ms('ts')}, event_id, game_id, seq, kind, status, score_home, score_away,"
-    " period, clock, payload::jsonb FROM {src} ON CONFLICT DO NOTHING",
-    " RETURNING event_id",
-)  # fmt: skip
-
+    GameRow,
+    "game_events",
+    "ON CONFLICT DO NOTHING",
+    returning=" RETURNING event_id",
+)
 BETS = Staged(
-    "stage_bets",
-    (("ts", "int8"), ("event_id", "text"), ("bet_id", "text"), ("game_id", "text"),
-     ("account_id", "text"), ("market_id", "text"), ("selection_id", "text"),
-     ("stake", "int8"), ("price", "float8")),
-    "INSERT INTO bets"
-    " (ts, event_id, bet_id, game_id, account_id, market_id, selection_id, stake, price)"
-    f" SELECT {_ms('ts')}, event_id, bet_id, game_id, account_id, market_id, selection_id,"
-    " stake, price FROM {src} ON CONFLICT DO NOTHING",
-    " RETURNING event_id",
-)  # fmt: skip
+    "stage_bets", BetRow, "bets", "ON CONFLICT DO NOTHING", returning=" RETURNING event_id"
+)
 
 
 # Which of the staged rows this transaction really inserted: its own xid is their xmin. Run
 # only when the insert's row count shows that some rows were already stored (RETURNING on
 # every insert would cost about a third of the insert itself).
-def inserted_here(staged: Staged, table: str, key: tuple[str, ...]) -> str:
-    """Staged keys whose row in ``table`` was inserted by the current transaction."""
+def inserted_here(staged: Staged, key: tuple[str, ...]) -> str:
+    """Staged keys whose row in the target table was inserted by the current transaction."""
     cols = ", ".join(f"s.{c}" for c in key)
-    join = " AND ".join([f"t.{c} = s.{c}" for c in key] + [f"t.ts = {_ms('s.ts')}"])
+    join = " AND ".join([f"t.{c} = s.{c}" for c in key] + [f"t.ts = {staged.stored('ts', 's.ts')}"])
     return (
-        f"SELECT {cols} FROM {staged.name} s JOIN {table} t ON {join}"
+        f"SELECT {cols} FROM {staged.name} s JOIN {staged.table} t ON {join}"
         " WHERE t.xmin = pg_current_xact_id()::xid"
     )
 
 
-NEW_TICKS = inserted_here(TICKS, "odds_ticks", ("event_id", "selection_id"))
-NEW_BETS = inserted_here(BETS, "bets", ("event_id",))
-NEW_GAME_EVENTS = inserted_here(GAME_EVENTS, "game_events", ("event_id",))
+NEW_TICKS = inserted_here(TICKS, ("event_id", "selection_id"))
+NEW_BETS = inserted_here(BETS, ("event_id",))
+NEW_GAME_EVENTS = inserted_here(GAME_EVENTS, ("event_id",))
 
 
 def _earlier(side: str) -> str:
@@ -115,19 +141,14 @@ def _later(side: str) -> str:
     return f"(EXCLUDED.{side}_ts, EXCLUDED.{side}_seq) > (c.{side}_ts, c.{side}_seq)"
 
 
+_ROLLUP_KEY = "(market_id, width, bucket, selection_id)"
+
 # The merge rule of rollups.Candle.merge: open/close from the earlier/later (ts, seq).
 CANDLES = Staged(
     "stage_candles",
-    (("width", "int8"), ("market_id", "text"), ("selection_id", "text"), ("bucket", "int8"),
-     ("open", "float8"), ("high", "float8"), ("low", "float8"), ("close", "float8"),
-     ("open_ts", "int8"), ("open_seq", "int8"), ("close_ts", "int8"), ("close_seq", "int8"),
-     ("ticks", "int4")),
-    "INSERT INTO candles AS c (width, market_id, selection_id, bucket, open, high, low, close,"
-    " open_ts, open_seq, close_ts, close_seq, ticks)"
-    " SELECT width * interval '1 millisecond', market_id, selection_id,"
-    f" {_ms('bucket')}, open, high, low, close, {_ms('open_ts')}, open_seq,"
-    f" {_ms('close_ts')}, close_seq, ticks FROM {{src}}"
-    " ON CONFLICT (market_id, width, bucket, selection_id) DO UPDATE SET"
+    CandleRow,
+    "candles",
+    f"ON CONFLICT {_ROLLUP_KEY} DO UPDATE SET"
     " high = greatest(c.high, EXCLUDED.high), low = least(c.low, EXCLUDED.low),"
     f" open = CASE WHEN {_earlier('open')} THEN EXCLUDED.open ELSE c.open END,"
     f" open_ts = CASE WHEN {_earlier('open')} THEN EXCLUDED.open_ts ELSE c.open_ts END,"
@@ -136,52 +157,33 @@ CANDLES = Staged(
     f" close_ts = CASE WHEN {_later('close')} THEN EXCLUDED.close_ts ELSE c.close_ts END,"
     f" close_seq = CASE WHEN {_later('close')} THEN EXCLUDED.close_seq ELSE c.close_seq END,"
     " ticks = c.ticks + EXCLUDED.ticks",
-)  # fmt: skip
+    alias="c",
+)
 
 BET_VOLUME = Staged(
     "stage_bet_volume",
-    (("width", "int8"), ("market_id", "text"), ("selection_id", "text"), ("bucket", "int8"),
-     ("bets", "int4"), ("stake", "int8"), ("payout", "float8")),
-    "INSERT INTO bet_volume AS v (width, market_id, selection_id, bucket, bets, stake, payout)"
-    " SELECT width * interval '1 millisecond', market_id, selection_id,"
-    f" {_ms('bucket')}, bets, stake, payout FROM {{src}}"
-    " ON CONFLICT (market_id, width, bucket, selection_id) DO UPDATE SET"
+    VolumeRow,
+    "bet_volume",
+    f"ON CONFLICT {_ROLLUP_KEY} DO UPDATE SET"
     " bets = v.bets + EXCLUDED.bets, stake = v.stake + EXCLUDED.stake,"
     " payout = v.payout + EXCLUDED.payout",
-)  # fmt: skip
+    alias="v",
+)
 
 # State rows change only for a newer seq of their game; fields an event leaves out are kept.
 GAMES = Staged(
     "stage_games",
-    (("game_id", "text"), ("league", "text"), ("sport", "text"), ("home", "text"),
-     ("away", "text"), ("start_time", "int8"), ("status", "text"), ("score_home", "int4"),
-     ("score_away", "int4"), ("period", "int4"), ("clock", "int4"), ("results", "text"),
-     ("last_seq", "int8"), ("updated", "int8")),
-    "INSERT INTO games AS g (game_id, league, sport, home, away, start_time, status,"
-    " score_home, score_away, period, clock, results, last_seq, updated_at)"
-    f" SELECT game_id, league, sport, home, away, {_ms('start_time')}, status, score_home,"
-    f" score_away, period, clock, results::jsonb, last_seq, {_ms('updated')} FROM {{src}}"
-    " ON CONFLICT (game_id) DO UPDATE SET league = EXCLUDED.league, sport = EXCLUDED.sport,"
-    " home = EXCLUDED.home, away = EXCLUDED.away, start_time = EXCLUDED.start_time,"
-    " status = EXCLUDED.status, score_home = EXCLUDED.score_home,"
-    " score_away = EXCLUDED.score_away, period = coalesce(EXCLUDED.period, g.period),"
-    " clock = coalesce(EXCLUDED.clock, g.clock),"
-    " results = coalesce(EXCLUDED.results, g.results), last_seq = EXCLUDED.last_seq,"
-    " updated_at = EXCLUDED.updated_at WHERE g.last_seq < EXCLUDED.last_seq",
-)  # fmt: skip
-
+    GameState,
+    "games",
+    _newer_seq_wins(GameState, "game_id", "g", kept=("period", "clock", "results")),
+    alias="g",
+)
 MARKETS = Staged(
     "stage_markets",
-    (("market_id", "text"), ("game_id", "text"), ("kind", "text"), ("line", "float8"),
-     ("status", "text"), ("prices", "text"), ("last_seq", "int8"), ("updated", "int8")),
-    "INSERT INTO markets AS m (market_id, game_id, kind, line, status, prices, last_seq,"
-    " updated_at)"
-    " SELECT market_id, game_id, kind, line, status, prices::jsonb, last_seq,"
-    f" {_ms('updated')} FROM {{src}}"
-    " ON CONFLICT (market_id) DO UPDATE SET game_id = EXCLUDED.game_id, kind = EXCLUDED.kind,"
-    " line = EXCLUDED.line, status = EXCLUDED.status, prices = EXCLUDED.prices,"
-    " last_seq = EXCLUDED.last_seq, updated_at = EXCLUDED.updated_at"
-    " WHERE m.last_seq < EXCLUDED.last_seq",
-)  # fmt: skip
+    MarketState,
+    "markets",
+    _newer_seq_wins(MarketState, "market_id", "m"),
+    alias="m",
+)
 
 ALL: tuple[Staged, ...] = (TICKS, GAME_EVENTS, BETS, CANDLES, BET_VOLUME, GAMES, MARKETS)

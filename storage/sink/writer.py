@@ -18,7 +18,7 @@ from tenacity import (
 )
 
 from storage.sink import offsets, rollups, statements
-from storage.sink.rows import BatchRows
+from storage.sink.rows import BatchRows, candle_rows, volume_rows
 from storage.sink.statements import Staged
 
 WriteMode = Literal["copy", "executemany"]
@@ -94,7 +94,7 @@ class Writer:
             self._conn = None
             conn = await AsyncConnection.connect(self._dsn, autocommit=True, connect_timeout=5)
             for staged in statements.ALL:
-                await conn.execute(staged.create_sql())  # type: ignore[arg-type]
+                await conn.execute(staged.create_sql())
             self._conn = conn
             self._log.info("database connected")
         return self._conn
@@ -139,29 +139,26 @@ class Writer:
             # Rollups only from rows that were really inserted: a re-read event adds nothing.
             ticks = batch.ticks
             if new_ticks is not None:
-                ticks = [t for t in ticks if (t[1], t[2]) in new_ticks]
+                ticks = [t for t in ticks if (t.event_id, t.selection_id) in new_ticks]
             bets = batch.bets
             if new_bets is not None:
-                bets = [b for b in bets if (b[1],) in new_bets]
-            candles = rollups.candles((t[4], t[2], t[0], t[5], t[7]) for t in ticks)
-            volumes = rollups.volumes((b[5], b[6], b[0], b[7], b[8]) for b in bets)
-            # Sorted keys: two sinks touching the same rows lock them in the same order.
-            candle_rows = [
-                (k[0], k[1], k[2], k[3], c.open, c.high, c.low, c.close,
-                 c.open_ts, c.open_seq, c.close_ts, c.close_seq, c.ticks)
-                for k, c in sorted(candles.items())
-            ]  # fmt: skip
-            volume_rows = [
-                (k[0], k[1], k[2], k[3], v.bets, v.stake, v.payout)
-                for k, v in sorted(volumes.items())
-            ]
-            await self._upsert(cur, statements.CANDLES, candle_rows)
-            await self._upsert(cur, statements.BET_VOLUME, volume_rows)
-            await self._upsert(cur, statements.GAMES, sorted(batch.games.values()))
-            await self._upsert(cur, statements.MARKETS, sorted(batch.markets.values()))
+                bets = [b for b in bets if (b.event_id,) in new_bets]
+            candles = candle_rows(
+                rollups.candles((t.market_id, t.selection_id, t.ts, t.seq, t.price) for t in ticks)
+            )
+            volumes = volume_rows(
+                rollups.volumes((b.market_id, b.selection_id, b.ts, b.stake, b.price) for b in bets)
+            )
+            await self._upsert(cur, statements.CANDLES, candles)
+            await self._upsert(cur, statements.BET_VOLUME, volumes)
+            # Sorted by key, as the rollups: the same lock order in every sink.
+            await self._upsert(cur, statements.GAMES, [batch.games[k] for k in sorted(batch.games)])
+            await self._upsert(
+                cur, statements.MARKETS, [batch.markets[k] for k in sorted(batch.markets)]
+            )
             await offsets.commit(conn, self._group, batch.next_offsets)
         n_games = len(batch.game_events) if new_games is None else len(new_games)
-        return WriteResult(len(ticks), n_games, len(bets), len(candle_rows), len(volume_rows))
+        return WriteResult(len(ticks), n_games, len(bets), len(candles), len(volumes))
 
     async def _insert(
         self, cur: AsyncCursor, staged: Staged, rows: Sequence[tuple], new_sql: str
@@ -171,12 +168,12 @@ class Writer:
             return None
         if self._mode == "copy":
             await self._copy(cur, staged, rows)
-            await cur.execute(staged.from_stage())  # type: ignore[arg-type]
+            await cur.execute(staged.from_stage())
             if cur.rowcount == len(rows):
                 return None
-            await cur.execute(new_sql)  # type: ignore[arg-type]
+            await cur.execute(new_sql)
             return set(await cur.fetchall())
-        await cur.executemany(staged.from_values(), rows, returning=True)  # type: ignore[arg-type]
+        await cur.executemany(staged.from_values(), rows, returning=True)
         out: set[tuple] = set()
         while True:
             out.update(await cur.fetchall())
@@ -188,13 +185,13 @@ class Writer:
             return
         if self._mode == "copy":
             await self._copy(cur, staged, rows)
-            await cur.execute(staged.from_stage())  # type: ignore[arg-type]
+            await cur.execute(staged.from_stage())
         else:
-            await cur.executemany(staged.from_values(), rows)  # type: ignore[arg-type]
+            await cur.executemany(staged.from_values(), rows)
 
     @staticmethod
     async def _copy(cur: AsyncCursor, staged: Staged, rows: Sequence[tuple]) -> None:
-        async with cur.copy(staged.copy_sql()) as copy:  # type: ignore[arg-type]
+        async with cur.copy(staged.copy_sql()) as copy:
             copy.set_types(staged.types)
             for row in rows:
                 await copy.write_row(row)

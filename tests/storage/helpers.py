@@ -4,11 +4,14 @@ recompute every stored row independently (plain Python, straight from the events
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -58,11 +61,11 @@ class Sink:
         """Whether the process runs."""
         return self.popen is not None and self.popen.poll() is None
 
-    def kill9(self) -> None:
-        """SIGKILL: no chance to finish anything."""
+    def kill9(self) -> int:
+        """SIGKILL: no chance to finish anything; the exit code (``-SIGKILL`` if it was running)."""
         assert self.popen is not None
         self.popen.send_signal(signal.SIGKILL)
-        self.popen.wait(10)
+        return self.popen.wait(10)
 
     def stop(self, timeout: float = 30) -> int:
         """SIGTERM and wait; the exit code."""
@@ -113,6 +116,8 @@ def produce_sim(stack: Any, run: str, limit: int, **env: str) -> None:
         "SIM_LIMIT": str(limit),
         "SIM_RUN_ID": run,
         "SIM_SEED": "7",
+        # A producer of its own: it never ends (as abandoned) another test's games.
+        "PRODUCER_NAME": run,
         **env,
     }
     done = subprocess.run(
@@ -196,6 +201,20 @@ def seed_offsets(dsn: str, group: str, offsets: dict[tuple[str, int], int]) -> N
                 " DO UPDATE SET next_offset = EXCLUDED.next_offset",
                 (group, topic, partition, n),
             )
+
+
+def caught_up(dsn: str, group: str, ends: dict[tuple[str, int], int]) -> bool:
+    """Whether ``group`` has committed every partition up to ``ends`` (none stored counts 0)."""
+    with psycopg.connect(dsn) as conn:
+        stored = {
+            (t, p): n
+            for t, p, n in conn.execute(
+                "SELECT topic, partition, next_offset FROM consumer_offsets"
+                " WHERE consumer_group = %s",
+                (group,),
+            )
+        }
+    return all(stored.get(tp, 0) >= end for tp, end in ends.items())
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, poll: float = 0.1) -> None:
@@ -326,3 +345,53 @@ def assert_matches(got: Expected, exp: Expected) -> None:
         assert abs(g[2] - payout) <= 1e-9 * max(1.0, payout), key
     assert got.markets == exp.markets
     assert got.games == exp.games
+
+
+class Proxy:
+    """A TCP proxy to PostgreSQL that can cut every connection and refuse new ones."""
+
+    def __init__(self, target_port: int) -> None:
+        self._target = target_port
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.AbstractServer | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def _call(self, coro) -> None:
+        asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._target)
+        self._writers |= {writer, up_writer}
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def _start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+
+    async def _cut(self) -> None:
+        if self._server is not None:  # never up: nothing listens already
+            self._server.close()
+        for w in self._writers:
+            w.transport.abort()
+        self._writers.clear()
+
+    def up(self) -> None:
+        self._call(self._start())
+
+    def down(self) -> None:
+        self._call(self._cut())
+
+    def close(self) -> None:
+        self.down()
+        self._loop.call_soon_threadsafe(self._loop.stop)

@@ -71,10 +71,25 @@ def recs(*values: dict | bytes | None, topic: str = "odds") -> list[Rec]:
 def test_one_tick_per_selection_and_state_of_the_newest_seq() -> None:
     newer = {**ODDS, "id": "e2", "seq": 7, "status": "suspended"}
     out = build(recs(newer, ODDS, BET, GAME))
-    assert [(t[2], t[7]) for t in out.ticks] == [("home", 2.0), ("away", 3.0)] * 2
-    assert out.markets["m"][4] == "suspended" and out.markets["m"][6] == 7
-    assert out.bets[0][7] == 100 and out.games["g"][12] == 1
+    assert [(t.selection_id, t.price) for t in out.ticks] == [("home", 2.0), ("away", 3.0)] * 2
+    assert [(t.event_id, t.seq, t.market_status) for t in out.ticks[::2]] == [
+        ("e2", 7, "suspended"),
+        ("e1", 5, "open"),
+    ]
+    market = out.markets["m"]
+    assert (market.status, market.last_seq, market.updated_at) == ("suspended", 7, 1_000)
+    assert orjson.loads(market.prices) == {"home": 2.0, "away": 3.0}
+    assert (out.bets[0].bet_id, out.bets[0].stake, out.bets[0].selection_id) == ("x", 100, "home")
+    game = out.games["g"]
+    assert (game.last_seq, game.status, game.home, game.results) == (1, "live", "A", None)
     assert out.events == 4
+
+
+def test_equal_seqs_keep_the_first_state_seen() -> None:
+    again = {**ODDS, "id": "e2", "status": "suspended"}
+    out = build(recs(ODDS, again, {**GAME, "id": "g2", "status": "suspended"}, GAME))
+    assert out.markets["m"].status == "open"
+    assert out.games["g"].status == "suspended"
 
 
 def test_duplicates_within_a_batch_are_dropped() -> None:

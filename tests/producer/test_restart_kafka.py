@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer
-
 from inplay_events import TOPICS, Event, GameEvent, OddsEvent, decode
-from stack import broker
+from tests.kafka_reads import read_topics
 from tests.producer.runs import finish, run_id, run_producer, start_producer
 
 TERMINAL = {"settled", "cancelled"}
@@ -35,31 +33,14 @@ class Rec:
 
 async def read_all(bootstrap: str, prefixes: list[str]) -> list[Rec]:
     """Every record so far, in offset order, keyed by a game id starting with a prefix."""
-    parts = await broker.partitions(bootstrap, TOPICS)
-    # Resetting to "earliest" as well: a seek_to_beginning racing the default "latest" reset
-    # of a fresh assignment can lose to it in aiokafka, and read nothing.
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        consumer.assign(parts)
-        ends = await consumer.end_offsets(parts)
-        await consumer.seek_to_beginning(*parts)
-        out: list[Rec] = []
-        keys = tuple(p.encode() for p in prefixes)
-        left = {tp for tp in parts if ends[tp] > 0}
-        while left:
-            for tp, records in (await consumer.getmany(*left, timeout_ms=500)).items():
-                for r in records:
-                    if r.offset < ends[tp] and r.key is not None and r.key.startswith(keys):
-                        producer = dict(r.headers).get("producer")
-                        name = producer.decode() if producer is not None else None
-                        out.append(Rec(tp.topic, tp.partition, r.offset, name, decode(r.value)))
-            left = {tp for tp in left if await consumer.position(tp) < ends[tp]}
-        return sorted(out, key=lambda r: (r.topic, r.partition, r.offset))
-    finally:
-        await consumer.stop()
+    keys = tuple(p.encode() for p in prefixes)
+    out = []
+    for r in await read_topics(bootstrap, TOPICS):
+        if r.key is not None and r.key.startswith(keys):
+            producer = dict(r.headers).get("producer")
+            name = producer.decode() if producer is not None else None
+            out.append(Rec(r.topic, r.partition, r.offset, name, decode(r.value)))
+    return sorted(out, key=lambda r: (r.topic, r.partition, r.offset))
 
 
 def by_game(recs: list[Rec], prefix: str) -> dict[str, list[Rec]]:

@@ -1,0 +1,46 @@
+"""One game, one odds and one bet event as the contract has them: the unit tests' samples."""
+
+GAME = {
+    "v": 1,
+    "id": "e1",
+    "game_id": "g1",
+    "ts": 1,
+    "seq": 1,
+    "type": "game",
+    "kind": "scheduled",
+    "status": "scheduled",
+    "league": "Serie A",
+    "sport": "football",
+    "home": "A",
+    "away": "B",
+    "start_time": 5,
+    "score": {"home": 0, "away": 0},
+    "period": 0,
+    "clock": 0,
+}
+ODDS = {
+    "v": 1,
+    "id": "e2",
+    "game_id": "g1",
+    "ts": 2,
+    "seq": 2,
+    "type": "odds",
+    "market_id": "m1",
+    "kind": "match_winner",
+    "status": "open",
+    "prices": {"home": 2.1, "away": 1.8},
+}
+BET = {
+    "v": 1,
+    "id": "e3",
+    "game_id": "g1",
+    "ts": 3,
+    "seq": 3,
+    "type": "bet",
+    "bet_id": "b1",
+    "account_id": "acct-1",
+    "market_id": "m1",
+    "selection_id": "home",
+    "stake": 100,
+    "price": 2.1,
+}
